@@ -1,0 +1,39 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "Helpdesk",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "helpdesk", targets: ["helpdesk"]),
+        .executable(name: "helpdesk-bench", targets: ["helpdesk-bench"]),
+        .library(name: "EventLog", targets: ["EventLog"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        // LMDB from Debian's liblmdb-dev, wrapped as GRDB wraps SQLite.
+        .systemLibrary(name: "CLMDB", path: "Sources/CLMDB", pkgConfig: "lmdb",
+                       providers: [.apt(["liblmdb-dev"])]),
+        // The generic append-only log: knows nothing about tickets.
+        .target(name: "EventLog",
+                dependencies: ["CLMDB", .product(name: "Crypto", package: "swift-crypto")],
+                path: "Sources/EventLog"),
+        // The one command-line tool.
+        .executableTarget(name: "helpdesk",
+                          dependencies: ["EventLog",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          path: "Tools/helpdesk"),
+        .executableTarget(name: "helpdesk-bench",
+                          dependencies: ["EventLog",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          path: "Tools/helpdesk-bench"),
+        // A child process for the crash-safety test: appends and prints acknowledged sequences until killed.
+        .executableTarget(name: "eventlog-crash-child", dependencies: ["EventLog"], path: "Tests/CrashChild"),
+        .testTarget(name: "EventLogTests",
+                    dependencies: ["EventLog", "eventlog-crash-child", "helpdesk"],
+                    path: "Tests/EventLogTests"),
+    ]
+)

@@ -1,0 +1,165 @@
+import Foundation
+
+/// One entry of a stream's index.
+public struct StreamIndexEntry: Sendable, Hashable {
+    public var version: UInt64
+    public var sequence: UInt64
+    public var timestampMicros: Int64
+}
+
+/// Everything a caller may read inside one consistent snapshot. Valid only inside the `read` / `write`
+/// closure that received it; the buffers handed to scan callbacks are valid only during the callback.
+public protocol LogReader {
+    /// The last committed sequence number visible in this snapshot (0 for an empty log).
+    func head() throws -> UInt64
+    /// The hash of the record at `head()` (the genesis hash for an empty log).
+    func headHash() throws -> [UInt8]
+    /// Visits raw records from `sequence` on, in order, until `body` returns false.
+    func forEachRawRecord(from sequence: UInt64, _ body: (UInt64, UnsafeRawBufferPointer) throws -> Bool) throws
+    /// Current version of a stream (0 when it does not exist).
+    func streamVersion(_ stream: String) throws -> UInt64
+    /// Visits a stream's index from `version` forward (or backward) until `body` returns false.
+    func forEachStreamEntry(_ stream: String, from version: UInt64, backward: Bool,
+                            _ body: (StreamIndexEntry) throws -> Bool) throws
+    /// Visits every stream and its current version, in name order, until `body` returns false.
+    func forEachStream(_ body: (String, UInt64) throws -> Bool) throws
+    /// Number of streams.
+    func streamCount() throws -> Int
+    /// Number of event ids in the id index.
+    func eventIdCount() throws -> Int
+    /// Number of entries in the stream index.
+    func streamIndexCount() throws -> Int
+    /// The sequence of a stored event id.
+    func sequence(ofEventId id: UUID) throws -> UInt64?
+    /// A value of a named side database.
+    func get(_ key: [UInt8], in database: String) throws -> [UInt8]?
+    /// Visits a named side database's entries with key ≥ `start`, in key order, until `body` returns false.
+    func scan(_ database: String, from start: [UInt8],
+              _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) throws
+    /// A named checkpoint (e.g. the last sequence a projection has folded).
+    func checkpoint(_ name: String) throws -> UInt64?
+}
+
+/// A write transaction: appends, side databases and checkpoints commit together or not at all.
+public protocol LogWriter: LogReader {
+    /// Appends events to one or more streams atomically, checking each stream's expected version.
+    /// Validates everything before writing anything: when it throws, nothing of it was written.
+    func append(_ appends: [StreamAppend]) throws -> AppendResult
+    func put(_ key: [UInt8], _ value: [UInt8], in database: String) throws
+    func delete(_ key: [UInt8], in database: String) throws
+    /// Deletes every entry of a named side database (e.g. before a projection rebuild).
+    func clear(_ database: String) throws
+    func setCheckpoint(_ name: String, _ sequence: UInt64) throws
+}
+
+/// The append-only event log. Implementations: `LMDBEventStore` (the product) and `MemoryEventStore`
+/// (its in-memory twin for tests); one behavioural test suite runs against both.
+public protocol EventStore: AnyObject, Sendable {
+    /// Runs `body` in a write transaction on the single writer, grouped with whatever else arrives
+    /// while the previous group is committing; returns once the group is durable.
+    ///
+    /// `body` must not block or await, and may run more than once (after the map grew, or after
+    /// another request of its group failed half-way): it must have no effects outside the transaction.
+    /// If it throws, none of its writes are kept; the rest of its group commits.
+    func write<T: Sendable>(_ body: @escaping @Sendable (any LogWriter) throws -> T) async throws -> T
+    /// Runs `body` against one consistent snapshot. Never `await` inside.
+    func read<T>(_ body: (any LogReader) throws -> T) throws -> T
+    /// The last durable sequence (0 for an empty log).
+    var committedHead: UInt64 { get }
+    /// Returns once `committedHead > sequence`; throws `CancellationError` when cancelled and
+    /// `EventLogError.closed` when the store closes.
+    func waitForCommit(after sequence: UInt64) async throws
+    /// Finishes in-flight commits and releases the store.
+    func close()
+}
+
+extension EventStore {
+    /// Appends to one or more streams atomically (see `LogWriter.append`).
+    @discardableResult
+    public func append(_ appends: [StreamAppend]) async throws -> AppendResult {
+        try await write { try $0.append(appends) }
+    }
+
+    /// Appends events to one stream.
+    @discardableResult
+    public func append(to stream: String, expected: ExpectedVersion = .any, _ events: [NewEvent]) async throws -> AppendResult {
+        try await append([StreamAppend(stream: stream, expected: expected, events: events)])
+    }
+
+    /// Reads up to `limit` records from `sequence` on (the whole log forward, in batches).
+    public func readAll(from sequence: UInt64 = 1, limit: Int = 1000) throws -> [RecordedEvent] {
+        try read { r in try r.records(from: sequence, limit: limit) }
+    }
+
+    /// Reads one stream forward from `version` (inclusive) or backward from it.
+    public func readStream(_ stream: String, from version: UInt64 = 1, backward: Bool = false,
+                           limit: Int = .max) throws -> [RecordedEvent] {
+        try read { r in try r.streamRecords(stream, from: version, backward: backward, limit: limit) }
+    }
+
+    /// One stream as it was at a point in history (for audits).
+    public func readStream(_ stream: String, asOf point: HistoryPoint) throws -> [RecordedEvent] {
+        try read { r in try r.streamRecords(stream, asOf: point) }
+    }
+
+    /// Committed records from `sequence` on: first the ones already stored, then new ones as they commit.
+    public func subscribe(from sequence: UInt64 = 1, batchSize: Int = 512) -> EventSubscription {
+        EventSubscription(store: self, from: sequence, batchSize: batchSize)
+    }
+
+    public func streamVersion(_ stream: String) throws -> UInt64 {
+        try read { try $0.streamVersion(stream) }
+    }
+}
+
+extension LogReader {
+    public func record(at sequence: UInt64) throws -> RecordedEvent? {
+        var out: RecordedEvent?
+        try forEachRawRecord(from: sequence) { seq, raw in
+            if seq == sequence { out = try RecordFormat.decode(raw) }
+            return false
+        }
+        return out
+    }
+
+    public func records(from sequence: UInt64, limit: Int) throws -> [RecordedEvent] {
+        var out: [RecordedEvent] = []
+        guard limit > 0 else { return out }
+        out.reserveCapacity(min(limit, 4096))
+        try forEachRawRecord(from: max(sequence, 1)) { _, raw in
+            out.append(try RecordFormat.decode(raw))
+            return out.count < limit
+        }
+        return out
+    }
+
+    public func streamRecords(_ stream: String, from version: UInt64 = 1, backward: Bool = false,
+                              limit: Int = .max) throws -> [RecordedEvent] {
+        var out: [RecordedEvent] = []
+        guard limit > 0 else { return out }
+        try forEachStreamEntry(stream, from: version, backward: backward) { entry in
+            guard let rec = try record(at: entry.sequence) else {
+                throw EventLogError(.corrupted, "stream '\(stream)' version \(entry.version) points at missing sequence \(entry.sequence)",
+                                    stream: stream, sequence: entry.sequence)
+            }
+            out.append(rec)
+            return out.count < limit
+        }
+        return out
+    }
+
+    public func streamRecords(_ stream: String, asOf point: HistoryPoint) throws -> [RecordedEvent] {
+        var out: [RecordedEvent] = []
+        try forEachStreamEntry(stream, from: 1, backward: false) { entry in
+            switch point {
+            case .sequence(let s):
+                if entry.sequence > s { return false }
+            case .time(let t):
+                if entry.timestampMicros > Timestamp.micros(from: t) { return true }
+            }
+            if let rec = try record(at: entry.sequence) { out.append(rec) }
+            return true
+        }
+        return out
+    }
+}

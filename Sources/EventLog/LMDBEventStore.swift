@@ -1,0 +1,649 @@
+import CLMDB
+import Foundation
+import Synchronization
+
+/// How to open an LMDB event store.
+public struct LMDBOptions: Sendable {
+    /// Durable by default; see `Durability` for the relaxed modes and what they risk.
+    public var durability: Durability = .durable
+    /// Initial map size in bytes. The file is sparse; the map doubles by itself when full.
+    public var initialMapSize: Int = 8 << 30
+    /// Open without writing: no writer thread, no folder lock; sees other processes' commits.
+    public var readOnly = false
+    public var maxReaders: UInt32 = 512
+    /// At most this many requests go into one write transaction.
+    public var maxBatchRequests = 8192
+    /// The log's clock for events without their own timestamp (µs since the Unix epoch).
+    public var clock: @Sendable () -> Int64 = Timestamp.nowMicros
+
+    public init(durability: Durability = .durable, initialMapSize: Int = 8 << 30, readOnly: Bool = false) {
+        self.durability = durability
+        self.initialMapSize = initialMapSize
+        self.readOnly = readOnly
+    }
+}
+
+/// Facts about an open store, for `helpdesk stats`.
+public struct StoreStats: Sendable, Codable, Hashable {
+    public var events: UInt64
+    public var streams: Int
+    public var fileBytes: Int64
+    public var mapBytes: Int
+    public var mapUsedBytes: Int
+    public var pageSize: Int
+    public var readerSlotsUsed: Int
+    public var maxReaders: Int
+    public var treeDepth: Int
+    public var mapGrowths: Int
+    public var durability: String
+}
+
+/// The event log on LMDB.
+///
+/// Layout: one environment in the data folder (`data.mdb`, `lock.mdb`) with the tables
+/// `events` (big-endian sequence → record), `streams` (stream ‖ NUL ‖ big-endian version → sequence ‖ timestamp),
+/// `heads` (stream → version), `ids` (event UUID → sequence), `checkpoints`, `side` (named side
+/// databases as key prefixes) and `meta` (format version).
+///
+/// Writes go through one writer thread that groups every request arriving while the previous group
+/// commits into the next transaction (group commit); each caller is resumed only after its group's
+/// commit returned (fsync'd, in `durable` mode).
+public final class LMDBEventStore: EventStore, @unchecked Sendable {
+    public let directory: URL
+    public let options: LMDBOptions
+    private let env: OpaquePointer
+    private let dbs: DBIs
+    private let rw = ReadWriteLock()
+    private let signal: CommitSignal
+    private var folderLock: FolderLock?
+    private var watcher: FileWatcher?
+
+    // Writer state: the queue is guarded by `queueCondition`; the rest is touched only by the writer thread.
+    private let queueCondition = NSCondition()
+    private var queue: [WriteRequest] = []
+    private var stopping = false
+    private var writerDone = DispatchSemaphore(value: 0)
+    private var writerRunning = false
+    private var committedNext: UInt64 = 1
+    private var committedHash: [UInt8] = RecordFormat.genesisHash
+    private let growths = Atomic<Int>(0)
+    private let closed = Atomic<Bool>(false)
+
+    struct DBIs {
+        var events: MDB_dbi = 0, streams: MDB_dbi = 0, heads: MDB_dbi = 0, ids: MDB_dbi = 0
+        var meta: MDB_dbi = 0, checkpoints: MDB_dbi = 0, side: MDB_dbi = 0
+    }
+
+    /// Opens (creating when writable) the log in `directory`.
+    public init(directory: URL, options: LMDBOptions = LMDBOptions()) throws {
+        self.directory = directory
+        self.options = options
+        let fm = FileManager.default
+        if options.readOnly {
+            guard fm.fileExists(atPath: directory.appendingPathComponent("data.mdb").path) else {
+                throw EventLogError(.io, "no event log in \(directory.path) (data.mdb not found)")
+            }
+        } else {
+            do { try fm.createDirectory(at: directory, withIntermediateDirectories: true) } catch {
+                throw EventLogError(.io, "cannot create data folder \(directory.path): \(error.localizedDescription)")
+            }
+        }
+        let lock = options.readOnly ? nil : try FolderLock(directory: directory)
+        var e: OpaquePointer?
+        try lmdbCheck(mdb_env_create(&e), "mdb_env_create")
+        guard let env = e else { throw lmdbError(ENOMEM, "mdb_env_create") }
+        var ok = false
+        defer { if !ok { mdb_env_close(env); lock?.release() } }
+        try lmdbCheck(mdb_env_set_maxdbs(env, 16), "mdb_env_set_maxdbs")
+        try lmdbCheck(mdb_env_set_maxreaders(env, options.maxReaders), "mdb_env_set_maxreaders")
+        if !options.readOnly {
+            try lmdbCheck(mdb_env_set_mapsize(env, max(options.initialMapSize, 1 << 16)), "mdb_env_set_mapsize")
+        }
+        var flags = UInt32(MDB_NOTLS)
+        switch options.durability {
+        case .durable: break
+        case .relaxedNoMetaSync: flags |= UInt32(MDB_NOMETASYNC)
+        case .unsafeNoSync: flags |= UInt32(MDB_NOSYNC)
+        }
+        if options.readOnly { flags |= UInt32(MDB_RDONLY) }
+        try lmdbCheck(mdb_env_open(env, directory.path, flags, 0o644), "mdb_env_open \(directory.path)")
+        if !options.readOnly {
+            var dead: Int32 = 0
+            mdb_reader_check(env, &dead)  // clear reader slots left by dead processes
+        }
+        dbs = try LMDBEventStore.openDatabases(env, readOnly: options.readOnly)
+        // Load the head and check the format.
+        var head: UInt64 = 0
+        var hash = RecordFormat.genesisHash
+        var txn: OpaquePointer?
+        try lmdbCheck(mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &txn), "mdb_txn_begin")
+        defer { mdb_txn_abort(txn) }
+        let t = LMDBTxn(txn: txn!)
+        if let f = try t.get(dbs.meta, Array("format".utf8)), let v = f.first, v > RecordFormat.currentVersion {
+            throw EventLogError(.unknownFormatVersion,
+                                "the log in \(directory.path) has format version \(v); this build understands \(RecordFormat.currentVersion)")
+        }
+        if let last = try t.withCursor(dbs.events, { try $0.get(MDB_LAST) }) {
+            guard let (seq, h) = RecordFormat.peekSequenceAndHash(last.value) else {
+                throw EventLogError(.corrupted, "the last record of the log cannot be read")
+            }
+            head = seq
+            hash = h
+        }
+        self.env = env
+        folderLock = lock
+        committedNext = head + 1
+        committedHash = hash
+        signal = CommitSignal(head: head)
+        ok = true
+        if options.readOnly {
+            watcher = FileWatcher(path: directory.appendingPathComponent("data.mdb").path) { [weak self] in
+                guard let self, let h = try? self.read({ try $0.head() }) else { return }
+                self.signal.publish(h)
+            }
+        } else {
+            startWriter()
+        }
+    }
+
+    deinit { close() }
+
+    private static func openDatabases(_ env: OpaquePointer, readOnly: Bool) throws -> DBIs {
+        var txn: OpaquePointer?
+        try lmdbCheck(mdb_txn_begin(env, nil, readOnly ? UInt32(MDB_RDONLY) : 0, &txn), "mdb_txn_begin")
+        var committed = false
+        defer { if !committed { mdb_txn_abort(txn) } }
+        func open(_ name: String) throws -> MDB_dbi {
+            var dbi: MDB_dbi = 0
+            let rc = mdb_dbi_open(txn, name, readOnly ? 0 : UInt32(MDB_CREATE), &dbi)
+            if rc == MDB_NOTFOUND {
+                throw EventLogError(.io, "the data folder holds no event log (table '\(name)' is missing)")
+            }
+            try lmdbCheck(rc, "mdb_dbi_open \(name)")
+            return dbi
+        }
+        var d = DBIs()
+        d.events = try open("events")
+        d.streams = try open("streams")
+        d.heads = try open("heads")
+        d.ids = try open("ids")
+        d.meta = try open("meta")
+        d.checkpoints = try open("checkpoints")
+        d.side = try open("side")
+        if !readOnly {
+            let t = LMDBTxn(txn: txn!)
+            if try t.get(d.meta, Array("format".utf8)) == nil {
+                try t.put(d.meta, Array("format".utf8), [RecordFormat.currentVersion])
+            }
+        }
+        committed = true
+        try lmdbCheck(mdb_txn_commit(txn), "mdb_txn_commit (open)")
+        return d
+    }
+
+    // MARK: EventStore
+
+    public var committedHead: UInt64 { signal.head }
+
+    public func waitForCommit(after sequence: UInt64) async throws {
+        try await signal.wait(after: sequence)
+    }
+
+    public func read<T>(_ body: (any LogReader) throws -> T) throws -> T {
+        if closed.load(ordering: .acquiring) { throw EventLogError(.closed, "the event store is closed") }
+        while true {
+            var resized = false
+            let result: T? = try rw.withReadLock {
+                var txn: OpaquePointer?
+                let rc = mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &txn)
+                if rc == MDB_MAP_RESIZED { resized = true; return nil }
+                try lmdbCheck(rc, "mdb_txn_begin (read)")
+                defer { mdb_txn_abort(txn) }
+                return try body(LMDBReader(txn: LMDBTxn(txn: txn!), dbs: dbs))
+            }
+            if !resized, let result { return result }
+            if !resized { fatalError("unreachable: read produced no result") }
+            // Another process grew the map: adopt its size, with no transaction open here.
+            try rw.withWriteLock { try lmdbCheck(mdb_env_set_mapsize(env, 0), "mdb_env_set_mapsize") }
+        }
+    }
+
+    public func write<T: Sendable>(_ body: @escaping @Sendable (any LogWriter) throws -> T) async throws -> T {
+        if options.readOnly { throw EventLogError(.readOnly, "this store was opened read-only") }
+        let box = ResultBox<T>()
+        return try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, any Error>) in
+            let request = WriteRequest(run: { w in box.value = try body(w) }, finish: { result in
+                switch result {
+                case .success:
+                    guard let v = box.value else {
+                        c.resume(throwing: EventLogError(.corrupted, "write finished without a result"))
+                        return
+                    }
+                    c.resume(returning: v)
+                case .failure(let e): c.resume(throwing: e)
+                }
+            })
+            queueCondition.lock()
+            if stopping {
+                queueCondition.unlock()
+                c.resume(throwing: EventLogError(.closed, "the event store is closing"))
+                return
+            }
+            queue.append(request)
+            queueCondition.signal()
+            queueCondition.unlock()
+        }
+    }
+
+    /// Finishes every queued write, then closes the environment and releases the folder lock.
+    public func close() {
+        if closed.exchange(true, ordering: .acquiringAndReleasing) { return }
+        queueCondition.lock()
+        stopping = true
+        queueCondition.broadcast()
+        let running = writerRunning
+        queueCondition.unlock()
+        if running { writerDone.wait() }
+        watcher?.stop()
+        signal.close()
+        rw.withWriteLock { mdb_env_close(env) }
+        folderLock?.release()
+    }
+
+    // MARK: Writer
+
+    private func startWriter() {
+        writerRunning = true
+        let thread = Thread { [self] in writerLoop() }
+        thread.name = "eventlog-writer"
+        thread.stackSize = 4 << 20
+        thread.start()
+    }
+
+    private func writerLoop() {
+        while true {
+            queueCondition.lock()
+            while queue.isEmpty && !stopping { queueCondition.wait() }
+            if queue.isEmpty && stopping {
+                queueCondition.unlock()
+                break
+            }
+            let take = min(queue.count, options.maxBatchRequests)
+            let batch = Array(queue.prefix(take))
+            queue.removeFirst(take)
+            queueCondition.unlock()
+            runBatch(batch)
+        }
+        writerDone.signal()
+    }
+
+    /// One group commit. Requests that fail before writing are answered with their error and the rest
+    /// commit; a request that fails after writing forces the group to be redone without it; a full map
+    /// is grown and the group redone.
+    private func runBatch(_ batch: [WriteRequest]) {
+        var failures: [Int: any Error] = [:]
+        attempt: while true {
+            var txnPtr: OpaquePointer?
+            var rc = mdb_txn_begin(env, nil, 0, &txnPtr)
+            if rc == MDB_MAP_RESIZED {
+                _ = rw.withWriteLock { mdb_env_set_mapsize(env, 0) }
+                rc = mdb_txn_begin(env, nil, 0, &txnPtr)
+            }
+            guard rc == 0, let txn = txnPtr else {
+                let err = lmdbError(rc, "mdb_txn_begin (write)")
+                for r in batch { r.finish(.failure(err)) }
+                return
+            }
+            let writer = LMDBWriter(txn: LMDBTxn(txn: txn), dbs: dbs, next: committedNext,
+                                    hash: committedHash, clock: options.clock)
+            for (i, r) in batch.enumerated() where failures[i] == nil {
+                writer.dirty = false
+                do {
+                    try r.run(writer)
+                } catch let e as EventLogError where e.isMapFull {
+                    mdb_txn_abort(txn)
+                    growMap()
+                    continue attempt
+                } catch {
+                    failures[i] = error
+                    if writer.dirty {
+                        mdb_txn_abort(txn)
+                        continue attempt
+                    }
+                }
+            }
+            rc = mdb_txn_commit(txn)  // frees the transaction whatever it returns
+            if rc == MDB_MAP_FULL {
+                growMap()
+                continue attempt
+            }
+            if rc != 0 {
+                let err = lmdbError(rc, "mdb_txn_commit")
+                for r in batch { r.finish(.failure(err)) }
+                return
+            }
+            committedNext = writer.nextSequence
+            committedHash = writer.previousHash
+            signal.publish(committedNext - 1)
+            for (i, r) in batch.enumerated() {
+                if let e = failures[i] { r.finish(.failure(e)) } else { r.finish(.success(())) }
+            }
+            return
+        }
+    }
+
+    /// Doubles the map. Runs on the writer thread with its transaction aborted; the exclusive lock
+    /// waits for this process's readers to finish, as LMDB requires.
+    private func growMap() {
+        var info = MDB_envinfo()
+        mdb_env_info(env, &info)
+        let newSize = max(info.me_mapsize * 2, 1 << 20)
+        rw.withWriteLock { _ = mdb_env_set_mapsize(env, newSize) }
+        growths.add(1, ordering: .relaxed)
+    }
+
+    // MARK: Operations
+
+    /// Sizes and counts for `helpdesk stats`.
+    public func stats() throws -> StoreStats {
+        var info = MDB_envinfo()
+        var est = MDB_stat()
+        mdb_env_info(env, &info)
+        mdb_env_stat(env, &est)
+        let (events, streams, depth) = try read { r -> (UInt64, Int, Int) in
+            let l = r as! LMDBReader
+            return (try r.head(), try r.streamCount(), Int(try l.txn.stat(dbs.events).ms_depth))
+        }
+        let attrs = try? FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent("data.mdb").path)
+        return StoreStats(events: events, streams: streams,
+                          fileBytes: (attrs?[.size] as? NSNumber)?.int64Value ?? 0,
+                          mapBytes: info.me_mapsize, mapUsedBytes: (info.me_last_pgno + 1) * Int(est.ms_psize),
+                          pageSize: Int(est.ms_psize), readerSlotsUsed: Int(info.me_numreaders),
+                          maxReaders: Int(info.me_maxreaders), treeDepth: depth,
+                          mapGrowths: growths.load(ordering: .relaxed), durability: options.durability.rawValue)
+    }
+
+    /// A hot, compacted copy of the whole environment into `destination` (created; must not hold a log).
+    public func backup(to destination: URL) throws {
+        let fm = FileManager.default
+        if fm.fileExists(atPath: destination.appendingPathComponent("data.mdb").path) {
+            throw EventLogError(.io, "\(destination.path) already holds a data.mdb; choose an empty folder")
+        }
+        do { try fm.createDirectory(at: destination, withIntermediateDirectories: true) } catch {
+            throw EventLogError(.io, "cannot create \(destination.path): \(error.localizedDescription)")
+        }
+        try rw.withReadLock {
+            try lmdbCheck(mdb_env_copy2(env, destination.path, UInt32(MDB_CP_COMPACT)), "mdb_env_copy2 \(destination.path)")
+        }
+    }
+
+    /// Replaces the log in `dataDirectory` with the backup in `source`, after checking the backup.
+    /// Refuses while another process holds the data folder for writing.
+    public static func restore(from source: URL, to dataDirectory: URL) throws -> VerifyReport {
+        let report: VerifyReport
+        do {
+            let backup = try LMDBEventStore(directory: source, options: LMDBOptions(readOnly: true))
+            defer { backup.close() }
+            report = try backup.verify()
+        }
+        guard report.ok else { return report }
+        let fm = FileManager.default
+        try? fm.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
+        let lock = try FolderLock(directory: dataDirectory)
+        defer { lock.release() }
+        let target = dataDirectory.appendingPathComponent("data.mdb")
+        let temp = dataDirectory.appendingPathComponent("data.mdb.restoring")
+        do {
+            try? fm.removeItem(at: temp)
+            try fm.copyItem(at: source.appendingPathComponent("data.mdb"), to: temp)
+            let fd = open(temp.path, O_RDONLY)
+            if fd >= 0 { fsync(fd); Glibc.close(fd) }
+            if rename(temp.path, target.path) != 0 {
+                throw EventLogError(.io, "cannot move the restored file into place: \(String(cString: strerror(errno)))")
+            }
+            try? fm.removeItem(at: dataDirectory.appendingPathComponent("lock.mdb"))
+        } catch let e as EventLogError {
+            throw e
+        } catch {
+            throw EventLogError(.io, "restore failed: \(error.localizedDescription)")
+        }
+        return report
+    }
+}
+
+final class ResultBox<T>: @unchecked Sendable {
+    var value: T?
+}
+
+final class WriteRequest: @unchecked Sendable {
+    let run: (any LogWriter) throws -> Void
+    let finish: (Result<Void, any Error>) -> Void
+    init(run: @escaping (any LogWriter) throws -> Void, finish: @escaping (Result<Void, any Error>) -> Void) {
+        self.run = run
+        self.finish = finish
+    }
+}
+
+/// Read access inside one LMDB transaction.
+class LMDBReader: LogReader {
+    let txn: LMDBTxn
+    let dbs: LMDBEventStore.DBIs
+
+    init(txn: LMDBTxn, dbs: LMDBEventStore.DBIs) {
+        self.txn = txn
+        self.dbs = dbs
+    }
+
+    func head() throws -> UInt64 {
+        guard let last = try txn.withCursor(dbs.events, { try $0.get(MDB_LAST) }) else { return 0 }
+        return Keys.readU64(last.key)
+    }
+
+    func headHash() throws -> [UInt8] {
+        guard let last = try txn.withCursor(dbs.events, { try $0.get(MDB_LAST) }),
+              let (_, h) = RecordFormat.peekSequenceAndHash(last.value) else { return RecordFormat.genesisHash }
+        return h
+    }
+
+    func forEachRawRecord(from sequence: UInt64, _ body: (UInt64, UnsafeRawBufferPointer) throws -> Bool) throws {
+        try txn.withCursor(dbs.events) { c in
+            var entry = try c.get(MDB_SET_RANGE, key: Keys.u64(sequence))
+            while let e = entry {
+                guard e.key.count == 8 else { throw EventLogError(.corrupted, "an events key is \(e.key.count) bytes, not 8") }
+                if try !body(Keys.readU64(e.key), e.value) { return }
+                entry = try c.get(MDB_NEXT)
+            }
+        }
+    }
+
+    func streamVersion(_ stream: String) throws -> UInt64 {
+        guard let v = try txn.get(dbs.heads, Array(stream.utf8)), v.count == 8 else { return 0 }
+        return Keys.readU64(v)
+    }
+
+    func forEachStreamEntry(_ stream: String, from version: UInt64, backward: Bool,
+                            _ body: (StreamIndexEntry) throws -> Bool) throws {
+        let prefix = Array(stream.utf8) + [0]
+        func entry(_ k: UnsafeRawBufferPointer, _ v: UnsafeRawBufferPointer) throws -> StreamIndexEntry? {
+            guard k.count == prefix.count + 8, k.starts(with: prefix) else { return nil }
+            guard v.count == 16 else { throw EventLogError(.corrupted, "stream index entry of '\(stream)' is \(v.count) bytes") }
+            return StreamIndexEntry(version: Keys.readU64(k, at: prefix.count), sequence: Keys.readU64(v),
+                                    timestampMicros: Int64(bitPattern: Keys.readU64(v, at: 8)))
+        }
+        try txn.withCursor(dbs.streams) { c in
+            var cur = try c.get(MDB_SET_RANGE, key: Keys.streamVersion(stream, version))
+            if backward {
+                // Step back to the greatest version ≤ `version`.
+                if let e = cur, let en = try entry(e.key, e.value), en.version == version {
+                    // exact hit
+                } else {
+                    cur = cur == nil ? try c.get(MDB_LAST) : try c.get(MDB_PREV)
+                }
+            }
+            while let e = cur, let en = try entry(e.key, e.value) {
+                if try !body(en) { return }
+                cur = try c.get(backward ? MDB_PREV : MDB_NEXT)
+            }
+        }
+    }
+
+    func forEachStream(_ body: (String, UInt64) throws -> Bool) throws {
+        try txn.withCursor(dbs.heads) { c in
+            var cur = try c.get(MDB_FIRST)
+            while let e = cur {
+                let name = String(decoding: e.key, as: UTF8.self)
+                guard e.value.count == 8 else { throw EventLogError(.corrupted, "head of stream '\(name)' is \(e.value.count) bytes") }
+                if try !body(name, Keys.readU64(e.value)) { return }
+                cur = try c.get(MDB_NEXT)
+            }
+        }
+    }
+
+    func streamCount() throws -> Int { try txn.entries(dbs.heads) }
+    func eventIdCount() throws -> Int { try txn.entries(dbs.ids) }
+    func streamIndexCount() throws -> Int { try txn.entries(dbs.streams) }
+
+    func sequence(ofEventId id: UUID) throws -> UInt64? {
+        guard let v = try txn.get(dbs.ids, Keys.uuid(id)) else { return nil }
+        guard v.count == 8 else { throw EventLogError(.corrupted, "id index entry for \(id) is \(v.count) bytes") }
+        return Keys.readU64(v)
+    }
+
+    func get(_ key: [UInt8], in database: String) throws -> [UInt8]? {
+        try txn.get(dbs.side, try SideKeys.key(database, key)).map { Array($0) }
+    }
+
+    func scan(_ database: String, from start: [UInt8],
+              _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) throws {
+        let prefix = try SideKeys.prefix(database)
+        try txn.withCursor(dbs.side) { c in
+            var cur = try c.get(MDB_SET_RANGE, key: prefix + start)
+            while let e = cur, e.key.starts(with: prefix) {
+                if try !body(UnsafeRawBufferPointer(rebasing: e.key[prefix.count...]), e.value) { return }
+                cur = try c.get(MDB_NEXT)
+            }
+        }
+    }
+
+    func checkpoint(_ name: String) throws -> UInt64? {
+        guard let v = try txn.get(dbs.checkpoints, try SideKeys.checkpointKey(name)), v.count == 8 else { return nil }
+        return Keys.readU64(v)
+    }
+}
+
+/// Write access inside the writer's transaction.
+final class LMDBWriter: LMDBReader, LogWriter, AppendBackend {
+    var nextSequence: UInt64
+    var previousHash: [UInt8]
+    var recordBuffer: [UInt8] = []
+    let clock: @Sendable () -> Int64
+    var dirty = false
+
+    init(txn: LMDBTxn, dbs: LMDBEventStore.DBIs, next: UInt64, hash: [UInt8], clock: @escaping @Sendable () -> Int64) {
+        nextSequence = next
+        previousHash = hash
+        self.clock = clock
+        recordBuffer.reserveCapacity(1024)
+        super.init(txn: txn, dbs: dbs)
+    }
+
+    override func head() throws -> UInt64 { nextSequence - 1 }
+    override func headHash() throws -> [UInt8] { previousHash }
+
+    func append(_ appends: [StreamAppend]) throws -> AppendResult { try performAppend(appends) }
+
+    func storeRecord(sequence: UInt64, bytes: [UInt8]) throws {
+        dirty = true
+        try Keys.u64(sequence).withUnsafeBytes { k in
+            try bytes.withUnsafeBytes { v in _ = try txn.put(dbs.events, k, v, flags: UInt32(MDB_APPEND)) }
+        }
+    }
+
+    func storeIndex(stream: String, version: UInt64, sequence: UInt64, timestampMicros: Int64) throws {
+        dirty = true
+        var v = Keys.u64(sequence)
+        v.append(contentsOf: Keys.u64(UInt64(bitPattern: timestampMicros)))
+        try txn.put(dbs.streams, Keys.streamVersion(stream, version), v)
+    }
+
+    func storeEventId(_ id: UUID, sequence: UInt64) throws {
+        dirty = true
+        try txn.put(dbs.ids, Keys.uuid(id), Keys.u64(sequence))
+    }
+
+    func storeStreamVersion(_ stream: String, _ version: UInt64) throws {
+        dirty = true
+        try txn.put(dbs.heads, Array(stream.utf8), Keys.u64(version))
+    }
+
+    func put(_ key: [UInt8], _ value: [UInt8], in database: String) throws {
+        let k = try SideKeys.key(database, key)
+        dirty = true
+        try txn.put(dbs.side, k, value)
+    }
+
+    func delete(_ key: [UInt8], in database: String) throws {
+        let k = try SideKeys.key(database, key)
+        dirty = true
+        try txn.delete(dbs.side, k)
+    }
+
+    func clear(_ database: String) throws {
+        let prefix = try SideKeys.prefix(database)
+        dirty = true
+        try txn.withCursor(dbs.side) { c in
+            var cur = try c.get(MDB_SET_RANGE, key: prefix)
+            while let e = cur, e.key.starts(with: prefix) {
+                try c.deleteCurrent()
+                cur = try c.get(MDB_GET_CURRENT)
+            }
+        }
+    }
+
+    func setCheckpoint(_ name: String, _ sequence: UInt64) throws {
+        let k = try SideKeys.checkpointKey(name)
+        dirty = true
+        try txn.put(dbs.checkpoints, k, Keys.u64(sequence))
+    }
+}
+
+/// Wakes a read-only store when another process writes the data file (inotify), so that
+/// subscriptions in a separate process (`helpdesk dump --follow`) follow commits without polling.
+final class FileWatcher: @unchecked Sendable {
+    private final class Flag: Sendable {
+        let value = Atomic<Bool>(false)
+    }
+    private let fd: Int32
+    private let stopped = Flag()
+
+    init?(path: String, onChange: @escaping @Sendable () -> Void) {
+        #if os(Linux)
+        fd = inotify_init1(Int32(IN_CLOEXEC))
+        guard fd >= 0 else { return nil }
+        guard inotify_add_watch(fd, path, UInt32(IN_MODIFY)) >= 0 else {
+            Glibc.close(fd)
+            return nil
+        }
+        let fd = self.fd
+        let thread = Thread { [stopped] in
+            var buf = [UInt8](repeating: 0, count: 4096)
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            while !stopped.value.load(ordering: .relaxed) {
+                // The timeout only lets the thread notice `stop()`; changes arrive as inotify events.
+                let n = poll(&pfd, 1, 500)
+                if n > 0 {
+                    _ = read(fd, &buf, buf.count)
+                    onChange()
+                }
+            }
+            Glibc.close(fd)
+        }
+        thread.name = "eventlog-watcher"
+        thread.start()
+        #else
+        return nil
+        #endif
+    }
+
+    func stop() { stopped.value.store(true, ordering: .relaxed) }
+}

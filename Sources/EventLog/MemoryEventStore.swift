@@ -1,0 +1,170 @@
+import Foundation
+import Synchronization
+
+/// The in-memory twin of `LMDBEventStore`: same record format, same hash chain, same rules (the
+/// append logic is shared), for fast tests. Writes are serialised by a mutex; each `write` is its own
+/// "group", and a throwing `write` leaves nothing behind (its changes are made on a copy).
+public final class MemoryEventStore: EventStore, @unchecked Sendable {
+    struct Tables {
+        var records: [[UInt8]] = []  // index = sequence - 1
+        var streams: [String: [StreamIndexEntry]] = [:]
+        var ids: [UUID: UInt64] = [:]
+        var side: [String: [[UInt8]: [UInt8]]] = [:]
+        var checkpoints: [String: UInt64] = [:]
+    }
+
+    private let tables = Mutex(Tables())
+    private let signal = CommitSignal(head: 0)
+    private let clock: @Sendable () -> Int64
+
+    public init(clock: @escaping @Sendable () -> Int64 = Timestamp.nowMicros) {
+        self.clock = clock
+    }
+
+    public var committedHead: UInt64 { signal.head }
+
+    public func waitForCommit(after sequence: UInt64) async throws {
+        try await signal.wait(after: sequence)
+    }
+
+    public func read<T>(_ body: (any LogReader) throws -> T) throws -> T {
+        let snapshot = tables.withLock { $0 }
+        return try body(MemoryTxn(tables: snapshot, clock: clock))
+    }
+
+    public func write<T: Sendable>(_ body: @escaping @Sendable (any LogWriter) throws -> T) async throws -> T {
+        let (value, head): (T, UInt64) = try tables.withLock { t in
+            let txn = MemoryTxn(tables: t, clock: clock)
+            let v = try body(txn)
+            t = txn.tables
+            return (v, UInt64(t.records.count))
+        }
+        signal.publish(head)
+        return value
+    }
+
+    public func close() { signal.close() }
+}
+
+/// A copy-on-write transaction over the in-memory tables.
+final class MemoryTxn: LogWriter, AppendBackend {
+    var tables: MemoryEventStore.Tables
+    var nextSequence: UInt64
+    var previousHash: [UInt8]
+    var recordBuffer: [UInt8] = []
+    let clock: @Sendable () -> Int64
+    var dirty = false
+
+    init(tables: MemoryEventStore.Tables, clock: @escaping @Sendable () -> Int64) {
+        self.tables = tables
+        self.clock = clock
+        nextSequence = UInt64(tables.records.count) + 1
+        previousHash = tables.records.last.map { Array($0.suffix(32)) } ?? RecordFormat.genesisHash
+    }
+
+    func head() throws -> UInt64 { nextSequence - 1 }
+    func headHash() throws -> [UInt8] { previousHash }
+
+    func forEachRawRecord(from sequence: UInt64, _ body: (UInt64, UnsafeRawBufferPointer) throws -> Bool) throws {
+        var i = Int(max(sequence, 1)) - 1
+        while i < tables.records.count {
+            let go = try tables.records[i].withUnsafeBytes { try body(UInt64(i + 1), $0) }
+            if !go { return }
+            i += 1
+        }
+    }
+
+    func streamVersion(_ stream: String) throws -> UInt64 { UInt64(tables.streams[stream]?.count ?? 0) }
+
+    func forEachStreamEntry(_ stream: String, from version: UInt64, backward: Bool,
+                            _ body: (StreamIndexEntry) throws -> Bool) throws {
+        guard let entries = tables.streams[stream], !entries.isEmpty else { return }
+        if backward {
+            var i = Int(min(version, UInt64(entries.count))) - 1
+            while i >= 0 {
+                if try !body(entries[i]) { return }
+                i -= 1
+            }
+        } else {
+            var i = Int(max(version, 1)) - 1
+            while i < entries.count {
+                if try !body(entries[i]) { return }
+                i += 1
+            }
+        }
+    }
+
+    func forEachStream(_ body: (String, UInt64) throws -> Bool) throws {
+        for name in tables.streams.keys.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
+            if try !body(name, UInt64(tables.streams[name]?.count ?? 0)) { return }
+        }
+    }
+
+    func streamCount() throws -> Int { tables.streams.count }
+    func eventIdCount() throws -> Int { tables.ids.count }
+    func streamIndexCount() throws -> Int { tables.streams.values.reduce(0) { $0 + $1.count } }
+    func sequence(ofEventId id: UUID) throws -> UInt64? { tables.ids[id] }
+
+    func get(_ key: [UInt8], in database: String) throws -> [UInt8]? {
+        _ = try SideKeys.key(database, key)
+        return tables.side[database]?[key]
+    }
+
+    func scan(_ database: String, from start: [UInt8],
+              _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) throws {
+        _ = try SideKeys.prefix(database)
+        guard let db = tables.side[database] else { return }
+        for key in db.keys.filter({ !$0.lexicographicallyPrecedes(start) }).sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+            guard let value = db[key] else { continue }
+            let go = try key.withUnsafeBytes { k in try value.withUnsafeBytes { v in try body(k, v) } }
+            if !go { return }
+        }
+    }
+
+    func checkpoint(_ name: String) throws -> UInt64? { tables.checkpoints[name] }
+
+    func append(_ appends: [StreamAppend]) throws -> AppendResult { try performAppend(appends) }
+
+    func storeRecord(sequence: UInt64, bytes: [UInt8]) throws {
+        dirty = true
+        precondition(sequence == UInt64(tables.records.count) + 1)
+        tables.records.append(bytes)
+    }
+
+    func storeIndex(stream: String, version: UInt64, sequence: UInt64, timestampMicros: Int64) throws {
+        dirty = true
+        tables.streams[stream, default: []].append(StreamIndexEntry(version: version, sequence: sequence,
+                                                                    timestampMicros: timestampMicros))
+    }
+
+    func storeEventId(_ id: UUID, sequence: UInt64) throws {
+        dirty = true
+        tables.ids[id] = sequence
+    }
+
+    func storeStreamVersion(_ stream: String, _ version: UInt64) throws { dirty = true }
+
+    func put(_ key: [UInt8], _ value: [UInt8], in database: String) throws {
+        _ = try SideKeys.key(database, key)
+        dirty = true
+        tables.side[database, default: [:]][key] = value
+    }
+
+    func delete(_ key: [UInt8], in database: String) throws {
+        _ = try SideKeys.key(database, key)
+        dirty = true
+        tables.side[database]?[key] = nil
+    }
+
+    func clear(_ database: String) throws {
+        _ = try SideKeys.prefix(database)
+        dirty = true
+        tables.side[database] = nil
+    }
+
+    func setCheckpoint(_ name: String, _ sequence: UInt64) throws {
+        _ = try SideKeys.checkpointKey(name)
+        dirty = true
+        tables.checkpoints[name] = sequence
+    }
+}
