@@ -609,12 +609,18 @@ final class LMDBWriter: LMDBReader, LogWriter, AppendBackend {
 
 /// Wakes a read-only store when another process writes the data file (inotify), so that
 /// subscriptions in a separate process (`helpdesk dump --follow`) follow commits without polling.
+///
+/// LMDB readers take their snapshot from the transaction id in `lock.mdb`, which the writer updates in
+/// memory just *after* the meta-page write that raises the inotify event. So a reader woken by the
+/// event can still see the previous commit; after each event the watcher therefore re-checks a few
+/// times over a bounded window (2 ms … 1 s), then sleeps until the next event.
 final class FileWatcher: @unchecked Sendable {
     private final class Flag: Sendable {
         let value = Atomic<Bool>(false)
     }
     private let fd: Int32
     private let stopped = Flag()
+    static let recheckDelaysMs: [Int32] = [2, 20, 200, 1000]
 
     init?(path: String, onChange: @escaping @Sendable () -> Void) {
         #if os(Linux)
@@ -628,11 +634,16 @@ final class FileWatcher: @unchecked Sendable {
         let thread = Thread { [stopped] in
             var buf = [UInt8](repeating: 0, count: 4096)
             var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            var rechecks: ArraySlice<Int32> = []
             while !stopped.value.load(ordering: .relaxed) {
-                // The timeout only lets the thread notice `stop()`; changes arrive as inotify events.
-                let n = poll(&pfd, 1, 500)
+                // Without pending re-checks the timeout only lets the thread notice `stop()`.
+                let n = poll(&pfd, 1, rechecks.first ?? 500)
                 if n > 0 {
                     _ = read(fd, &buf, buf.count)
+                    onChange()
+                    rechecks = FileWatcher.recheckDelaysMs[...]
+                } else if n == 0, !rechecks.isEmpty {
+                    rechecks = rechecks.dropFirst()
                     onChange()
                 }
             }
