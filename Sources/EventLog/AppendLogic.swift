@@ -12,9 +12,8 @@ protocol AppendBackend: AnyObject, LogReader {
     /// Set by every primitive write: a request that throws after writing must not be kept.
     var dirty: Bool { get set }
     func storeRecord(sequence: UInt64, bytes: [UInt8]) throws
-    func storeIndex(stream: String, version: UInt64, sequence: UInt64, timestampMicros: Int64) throws
     func storeEventId(_ id: UUID, sequence: UInt64) throws
-    func storeStreamVersion(_ stream: String, _ version: UInt64) throws
+    func storeStreamHead(_ stream: String, _ head: StreamHead) throws
 }
 
 extension AppendBackend {
@@ -54,13 +53,14 @@ extension AppendBackend {
             }
         }
         // 3. Expected versions (a stream named twice is checked against its version after the first part).
-        var startVersions: [String: UInt64] = [:]
+        var startHeads: [String: StreamHead] = [:]
         var versions: [String: UInt64] = [:]
         for a in appends {
             let current: UInt64
             if let v = versions[a.stream] { current = v } else {
-                current = try streamVersion(a.stream)
-                startVersions[a.stream] = current
+                let h = try streamHead(a.stream) ?? StreamHead(version: 0, lastSequence: 0)
+                startHeads[a.stream] = h
+                current = h.version
             }
             guard a.expected.accepts(current) else {
                 throw EventLogError.wrongVersion(stream: a.stream, expected: a.expected, current: current)
@@ -68,32 +68,32 @@ extension AppendBackend {
             versions[a.stream] = current + UInt64(a.events.count)
         }
         // 4. Write.
-        versions = startVersions
+        var heads = startHeads
         var positions: [EventPosition] = []
         positions.reserveCapacity(total)
         let now = clock()
         for a in appends {
             for e in a.events {
                 let seq = nextSequence
-                let ver = (versions[a.stream] ?? 0) + 1
+                let h = heads[a.stream] ?? StreamHead(version: 0, lastSequence: 0)
+                let ver = h.version + 1
                 let ts = e.timestampMicros ?? now
                 var buf = recordBuffer
                 let hash = RecordFormat.encode(stream: a.stream, event: e,
                                                fields: .init(sequence: seq, version: ver, timestampMicros: ts,
-                                                             schemaVersion: e.schemaVersion),
+                                                             schemaVersion: e.schemaVersion, previousInStream: h.lastSequence),
                                                previousHash: previousHash, into: &buf)
                 try storeRecord(sequence: seq, bytes: buf)
                 recordBuffer = buf
-                try storeIndex(stream: a.stream, version: ver, sequence: seq, timestampMicros: ts)
                 try storeEventId(e.id, sequence: seq)
-                versions[a.stream] = ver
+                heads[a.stream] = StreamHead(version: ver, lastSequence: seq)
                 previousHash = hash
                 nextSequence = seq + 1
                 positions.append(EventPosition(sequence: seq, stream: a.stream, version: ver))
             }
         }
-        for (stream, v) in versions where v != startVersions[stream] {
-            try storeStreamVersion(stream, v)
+        for (stream, h) in heads where h != startHeads[stream] {
+            try storeStreamHead(stream, h)
         }
         return AppendResult(positions: positions, wasDuplicate: false)
     }

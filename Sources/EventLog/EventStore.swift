@@ -7,6 +7,16 @@ public struct StreamIndexEntry: Sendable, Hashable {
     public var timestampMicros: Int64
 }
 
+/// Where a stream ends: its version and the sequence of its last event.
+public struct StreamHead: Sendable, Hashable {
+    public var version: UInt64
+    public var lastSequence: UInt64
+    public init(version: UInt64, lastSequence: UInt64) {
+        self.version = version
+        self.lastSequence = lastSequence
+    }
+}
+
 /// Everything a caller may read inside one consistent snapshot. Valid only inside the `read` / `write`
 /// closure that received it; the buffers handed to scan callbacks are valid only during the callback.
 public protocol LogReader {
@@ -16,19 +26,16 @@ public protocol LogReader {
     func headHash() throws -> [UInt8]
     /// Visits raw records from `sequence` on, in order, until `body` returns false.
     func forEachRawRecord(from sequence: UInt64, _ body: (UInt64, UnsafeRawBufferPointer) throws -> Bool) throws
-    /// Current version of a stream (0 when it does not exist).
-    func streamVersion(_ stream: String) throws -> UInt64
-    /// Visits a stream's index from `version` forward (or backward) until `body` returns false.
-    func forEachStreamEntry(_ stream: String, from version: UInt64, backward: Bool,
-                            _ body: (StreamIndexEntry) throws -> Bool) throws
-    /// Visits every stream and its current version, in name order, until `body` returns false.
-    func forEachStream(_ body: (String, UInt64) throws -> Bool) throws
+    /// Runs `body` on the stored bytes of one record; nil when there is no such record.
+    func withRawRecord<R>(at sequence: UInt64, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R?
+    /// A stream's head (nil when the stream does not exist).
+    func streamHead(_ stream: String) throws -> StreamHead?
+    /// Visits every stream and its head, in name order, until `body` returns false.
+    func forEachStream(_ body: (String, StreamHead) throws -> Bool) throws
     /// Number of streams.
     func streamCount() throws -> Int
     /// Number of event ids in the id index.
     func eventIdCount() throws -> Int
-    /// Number of entries in the stream index.
-    func streamIndexCount() throws -> Int
     /// The sequence of a stored event id.
     func sequence(ofEventId id: UUID) throws -> UInt64?
     /// A value of a named side database.
@@ -114,12 +121,63 @@ extension EventStore {
 
 extension LogReader {
     public func record(at sequence: UInt64) throws -> RecordedEvent? {
-        var out: RecordedEvent?
-        try forEachRawRecord(from: sequence) { seq, raw in
-            if seq == sequence { out = try RecordFormat.decode(raw) }
-            return false
+        try withRawRecord(at: sequence) { try RecordFormat.decode($0) }
+    }
+
+    /// Current version of a stream (0 when it does not exist).
+    public func streamVersion(_ stream: String) throws -> UInt64 {
+        try streamHead(stream)?.version ?? 0
+    }
+
+    /// Visits a stream's records from `version` forward (or from `version` down, backward) until
+    /// `body` returns false, following each record's link to the stream's previous event.
+    public func forEachStreamRecord(_ stream: String, from version: UInt64, backward: Bool,
+                                    _ body: (StreamIndexEntry, UnsafeRawBufferPointer) throws -> Bool) throws {
+        guard let head = try streamHead(stream) else { return }
+        func step(_ seq: UInt64, _ visit: (StreamIndexEntry, UInt64, UnsafeRawBufferPointer) throws -> Bool) throws -> Bool {
+            let go = try withRawRecord(at: seq) { raw -> Bool in
+                guard let (entry, previous) = RecordFormat.peekIndex(raw), entry.sequence == seq else {
+                    throw EventLogError(.corrupted, "record \(seq) of stream '\(stream)' cannot be read", stream: stream, sequence: seq)
+                }
+                return try visit(entry, previous, raw)
+            }
+            guard let go else {
+                throw EventLogError(.corrupted, "stream '\(stream)' links to missing sequence \(seq)", stream: stream, sequence: seq)
+            }
+            return go
         }
-        return out
+        if backward {
+            var seq = head.lastSequence
+            while seq != 0 {
+                let go = try step(seq) { entry, previous, raw in
+                    seq = previous
+                    return entry.version > version ? true : try body(entry, raw)
+                }
+                if !go { return }
+            }
+        } else {
+            guard version <= head.version else { return }
+            let first = max(version, 1)
+            var seqs: [UInt64] = []
+            seqs.reserveCapacity(Int(min(head.version - first + 1, 1 << 16)))
+            var seq = head.lastSequence
+            while seq != 0 {
+                _ = try step(seq) { entry, previous, _ in
+                    seqs.append(seq)
+                    seq = entry.version <= first ? 0 : previous
+                    return true
+                }
+            }
+            for s in seqs.reversed() {
+                if try !step(s, { entry, _, raw in try body(entry, raw) }) { return }
+            }
+        }
+    }
+
+    /// Visits a stream's index entries (see `forEachStreamRecord`).
+    public func forEachStreamEntry(_ stream: String, from version: UInt64, backward: Bool,
+                                   _ body: (StreamIndexEntry) throws -> Bool) throws {
+        try forEachStreamRecord(stream, from: version, backward: backward) { e, _ in try body(e) }
     }
 
     public func records(from sequence: UInt64, limit: Int) throws -> [RecordedEvent] {
@@ -137,12 +195,8 @@ extension LogReader {
                               limit: Int = .max) throws -> [RecordedEvent] {
         var out: [RecordedEvent] = []
         guard limit > 0 else { return out }
-        try forEachStreamEntry(stream, from: version, backward: backward) { entry in
-            guard let rec = try record(at: entry.sequence) else {
-                throw EventLogError(.corrupted, "stream '\(stream)' version \(entry.version) points at missing sequence \(entry.sequence)",
-                                    stream: stream, sequence: entry.sequence)
-            }
-            out.append(rec)
+        try forEachStreamRecord(stream, from: version, backward: backward) { _, raw in
+            out.append(try RecordFormat.decode(raw))
             return out.count < limit
         }
         return out
@@ -150,14 +204,14 @@ extension LogReader {
 
     public func streamRecords(_ stream: String, asOf point: HistoryPoint) throws -> [RecordedEvent] {
         var out: [RecordedEvent] = []
-        try forEachStreamEntry(stream, from: 1, backward: false) { entry in
+        try forEachStreamRecord(stream, from: 1, backward: false) { entry, raw in
             switch point {
             case .sequence(let s):
                 if entry.sequence > s { return false }
             case .time(let t):
                 if entry.timestampMicros > Timestamp.micros(from: t) { return true }
             }
-            if let rec = try record(at: entry.sequence) { out.append(rec) }
+            out.append(try RecordFormat.decode(raw))
             return true
         }
         return out

@@ -41,9 +41,11 @@ public struct StoreStats: Sendable, Codable, Hashable {
 /// The event log on LMDB.
 ///
 /// Layout: one environment in the data folder (`data.mdb`, `lock.mdb`) with the tables
-/// `events` (big-endian sequence → record), `streams` (stream ‖ NUL ‖ big-endian version → sequence ‖ timestamp),
-/// `heads` (stream → version), `ids` (event UUID → sequence), `checkpoints`, `side` (named side
-/// databases as key prefixes) and `meta` (format version).
+/// `events` (big-endian sequence → record; appended with `MDB_APPEND`), `heads` (stream → big-endian
+/// version ‖ sequence of its last event), `ids` (event UUID → sequence), `checkpoints`, `side` (named
+/// side databases as key prefixes) and `meta` (format version). There is no per-event stream index:
+/// each record carries the sequence of its stream's previous event, so a stream is a linked list
+/// through `events` walked back from its head (see docs/event-log.md for why).
 ///
 /// Writes go through one writer thread that groups every request arriving while the previous group
 /// commits into the next transaction (group commit); each caller is resumed only after its group's
@@ -70,7 +72,7 @@ public final class LMDBEventStore: EventStore, @unchecked Sendable {
     private let closed = Atomic<Bool>(false)
 
     struct DBIs {
-        var events: MDB_dbi = 0, streams: MDB_dbi = 0, heads: MDB_dbi = 0, ids: MDB_dbi = 0
+        var events: MDB_dbi = 0, heads: MDB_dbi = 0, ids: MDB_dbi = 0
         var meta: MDB_dbi = 0, checkpoints: MDB_dbi = 0, side: MDB_dbi = 0
     }
 
@@ -164,7 +166,6 @@ public final class LMDBEventStore: EventStore, @unchecked Sendable {
         }
         var d = DBIs()
         d.events = try open("events")
-        d.streams = try open("streams")
         d.heads = try open("heads")
         d.ids = try open("ids")
         d.meta = try open("meta")
@@ -456,44 +457,29 @@ class LMDBReader: LogReader {
         }
     }
 
-    func streamVersion(_ stream: String) throws -> UInt64 {
-        guard let v = try txn.get(dbs.heads, Array(stream.utf8)), v.count == 8 else { return 0 }
-        return Keys.readU64(v)
+    func withRawRecord<R>(at sequence: UInt64, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
+        var key = sequence.bigEndian
+        let value = try withUnsafeBytes(of: &key) { try txn.get(dbs.events, $0) }
+        guard let value else { return nil }
+        return try body(value)
     }
 
-    func forEachStreamEntry(_ stream: String, from version: UInt64, backward: Bool,
-                            _ body: (StreamIndexEntry) throws -> Bool) throws {
-        let prefix = Array(stream.utf8) + [0]
-        func entry(_ k: UnsafeRawBufferPointer, _ v: UnsafeRawBufferPointer) throws -> StreamIndexEntry? {
-            guard k.count == prefix.count + 8, k.starts(with: prefix) else { return nil }
-            guard v.count == 16 else { throw EventLogError(.corrupted, "stream index entry of '\(stream)' is \(v.count) bytes") }
-            return StreamIndexEntry(version: Keys.readU64(k, at: prefix.count), sequence: Keys.readU64(v),
-                                    timestampMicros: Int64(bitPattern: Keys.readU64(v, at: 8)))
-        }
-        try txn.withCursor(dbs.streams) { c in
-            var cur = try c.get(MDB_SET_RANGE, key: Keys.streamVersion(stream, version))
-            if backward {
-                // Step back to the greatest version ≤ `version`.
-                if let e = cur, let en = try entry(e.key, e.value), en.version == version {
-                    // exact hit
-                } else {
-                    cur = cur == nil ? try c.get(MDB_LAST) : try c.get(MDB_PREV)
-                }
-            }
-            while let e = cur, let en = try entry(e.key, e.value) {
-                if try !body(en) { return }
-                cur = try c.get(backward ? MDB_PREV : MDB_NEXT)
-            }
-        }
+    func streamHead(_ stream: String) throws -> StreamHead? {
+        guard let v = try txn.get(dbs.heads, Array(stream.utf8)) else { return nil }
+        return try Self.decodeHead(stream, v)
     }
 
-    func forEachStream(_ body: (String, UInt64) throws -> Bool) throws {
+    static func decodeHead(_ stream: String, _ v: UnsafeRawBufferPointer) throws -> StreamHead {
+        guard v.count == 16 else { throw EventLogError(.corrupted, "head of stream '\(stream)' is \(v.count) bytes, not 16", stream: stream) }
+        return StreamHead(version: Keys.readU64(v), lastSequence: Keys.readU64(v, at: 8))
+    }
+
+    func forEachStream(_ body: (String, StreamHead) throws -> Bool) throws {
         try txn.withCursor(dbs.heads) { c in
             var cur = try c.get(MDB_FIRST)
             while let e = cur {
                 let name = String(decoding: e.key, as: UTF8.self)
-                guard e.value.count == 8 else { throw EventLogError(.corrupted, "head of stream '\(name)' is \(e.value.count) bytes") }
-                if try !body(name, Keys.readU64(e.value)) { return }
+                if try !body(name, try Self.decodeHead(name, e.value)) { return }
                 cur = try c.get(MDB_NEXT)
             }
         }
@@ -501,7 +487,6 @@ class LMDBReader: LogReader {
 
     func streamCount() throws -> Int { try txn.entries(dbs.heads) }
     func eventIdCount() throws -> Int { try txn.entries(dbs.ids) }
-    func streamIndexCount() throws -> Int { try txn.entries(dbs.streams) }
 
     func sequence(ofEventId id: UUID) throws -> UInt64? {
         guard let v = try txn.get(dbs.ids, Keys.uuid(id)) else { return nil }
@@ -559,21 +544,14 @@ final class LMDBWriter: LMDBReader, LogWriter, AppendBackend {
         }
     }
 
-    func storeIndex(stream: String, version: UInt64, sequence: UInt64, timestampMicros: Int64) throws {
-        dirty = true
-        var v = Keys.u64(sequence)
-        v.append(contentsOf: Keys.u64(UInt64(bitPattern: timestampMicros)))
-        try txn.put(dbs.streams, Keys.streamVersion(stream, version), v)
-    }
-
     func storeEventId(_ id: UUID, sequence: UInt64) throws {
         dirty = true
         try txn.put(dbs.ids, Keys.uuid(id), Keys.u64(sequence))
     }
 
-    func storeStreamVersion(_ stream: String, _ version: UInt64) throws {
+    func storeStreamHead(_ stream: String, _ head: StreamHead) throws {
         dirty = true
-        try txn.put(dbs.heads, Array(stream.utf8), Keys.u64(version))
+        try txn.put(dbs.heads, Array(stream.utf8), Keys.u64(head.version) + Keys.u64(head.lastSequence))
     }
 
     func put(_ key: [UInt8], _ value: [UInt8], in database: String) throws {

@@ -7,7 +7,7 @@ import Synchronization
 public final class MemoryEventStore: EventStore, @unchecked Sendable {
     struct Tables {
         var records: [[UInt8]] = []  // index = sequence - 1
-        var streams: [String: [StreamIndexEntry]] = [:]
+        var heads: [String: StreamHead] = [:]
         var ids: [UUID: UInt64] = [:]
         var side: [String: [[UInt8]: [UInt8]]] = [:]
         var checkpoints: [String: UInt64] = [:]
@@ -74,35 +74,21 @@ final class MemoryTxn: LogWriter, AppendBackend {
         }
     }
 
-    func streamVersion(_ stream: String) throws -> UInt64 { UInt64(tables.streams[stream]?.count ?? 0) }
+    func withRawRecord<R>(at sequence: UInt64, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
+        guard sequence >= 1, sequence <= UInt64(tables.records.count) else { return nil }
+        return try tables.records[Int(sequence - 1)].withUnsafeBytes(body)
+    }
 
-    func forEachStreamEntry(_ stream: String, from version: UInt64, backward: Bool,
-                            _ body: (StreamIndexEntry) throws -> Bool) throws {
-        guard let entries = tables.streams[stream], !entries.isEmpty else { return }
-        if backward {
-            var i = Int(min(version, UInt64(entries.count))) - 1
-            while i >= 0 {
-                if try !body(entries[i]) { return }
-                i -= 1
-            }
-        } else {
-            var i = Int(max(version, 1)) - 1
-            while i < entries.count {
-                if try !body(entries[i]) { return }
-                i += 1
-            }
+    func streamHead(_ stream: String) throws -> StreamHead? { tables.heads[stream] }
+
+    func forEachStream(_ body: (String, StreamHead) throws -> Bool) throws {
+        for name in tables.heads.keys.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
+            if let h = tables.heads[name], try !body(name, h) { return }
         }
     }
 
-    func forEachStream(_ body: (String, UInt64) throws -> Bool) throws {
-        for name in tables.streams.keys.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
-            if try !body(name, UInt64(tables.streams[name]?.count ?? 0)) { return }
-        }
-    }
-
-    func streamCount() throws -> Int { tables.streams.count }
+    func streamCount() throws -> Int { tables.heads.count }
     func eventIdCount() throws -> Int { tables.ids.count }
-    func streamIndexCount() throws -> Int { tables.streams.values.reduce(0) { $0 + $1.count } }
     func sequence(ofEventId id: UUID) throws -> UInt64? { tables.ids[id] }
 
     func get(_ key: [UInt8], in database: String) throws -> [UInt8]? {
@@ -131,18 +117,15 @@ final class MemoryTxn: LogWriter, AppendBackend {
         tables.records.append(bytes)
     }
 
-    func storeIndex(stream: String, version: UInt64, sequence: UInt64, timestampMicros: Int64) throws {
-        dirty = true
-        tables.streams[stream, default: []].append(StreamIndexEntry(version: version, sequence: sequence,
-                                                                    timestampMicros: timestampMicros))
-    }
-
     func storeEventId(_ id: UUID, sequence: UInt64) throws {
         dirty = true
         tables.ids[id] = sequence
     }
 
-    func storeStreamVersion(_ stream: String, _ version: UInt64) throws { dirty = true }
+    func storeStreamHead(_ stream: String, _ head: StreamHead) throws {
+        dirty = true
+        tables.heads[stream] = head
+    }
 
     func put(_ key: [UInt8], _ value: [UInt8], in database: String) throws {
         _ = try SideKeys.key(database, key)

@@ -13,20 +13,25 @@ import Foundation
 /// | 8 | 8 | global sequence |
 /// | 16 | 8 | version within the stream |
 /// | 24 | 8 | timestamp, µs since the Unix epoch (signed) |
-/// | 32 | 16 | event id (UUID bytes) |
-/// | 48 | 4 | payload length P |
-/// | 52 | 2 | actor length A |
-/// | 54 | 2 | correlation id length C |
-/// | 56 | 2 | causation id length K |
-/// | 58 | S+T+A+C+K+P | stream, type, actor, correlation, causation (UTF-8), payload |
+/// | 32 | 8 | sequence of the previous event of the same stream (0 for a stream's first) |
+/// | 40 | 16 | event id (UUID bytes) |
+/// | 56 | 4 | payload length P |
+/// | 60 | 2 | actor length A |
+/// | 62 | 2 | correlation id length C |
+/// | 64 | 2 | causation id length K |
+/// | 66 | S+T+A+C+K+P | stream, type, actor, correlation, causation (UTF-8), payload |
 /// | end−32 | 32 | SHA-256(previous record's hash ‖ every byte above) |
+///
+/// The back-link to the stream's previous event is the stream index: a stream is read by following
+/// links from its head (kept in the `heads` table), so an append dirties only the tail of the log and
+/// the head entry instead of a page per stream in a separate index B-tree.
 ///
 /// The first record's "previous hash" is 32 zero bytes. Changing any byte of history changes every
 /// later hash, which `verify` detects. A reader that meets a format version it does not know throws
 /// `unknownFormatVersion` instead of guessing.
 public enum RecordFormat {
     public static let currentVersion: UInt8 = 1
-    static let headerSize = 58
+    static let headerSize = 66
     static let hashSize = 32
     public static let genesisHash = [UInt8](repeating: 0, count: 32)
 
@@ -35,6 +40,7 @@ public enum RecordFormat {
         var version: UInt64
         var timestampMicros: Int64
         var schemaVersion: UInt16
+        var previousInStream: UInt64
     }
 
     /// Checks sizes before anything is written, so that an append either writes everything or nothing.
@@ -73,6 +79,7 @@ public enum RecordFormat {
         appendLE(&out, f.sequence)
         appendLE(&out, f.version)
         appendLE(&out, UInt64(bitPattern: f.timestampMicros))
+        appendLE(&out, f.previousInStream)
         withUnsafeBytes(of: event.id.uuid) { out.append(contentsOf: $0) }
         appendLE(&out, UInt32(event.payload.count))
         appendLE(&out, UInt16(actor?.utf8.count ?? 0))
@@ -122,11 +129,11 @@ public enum RecordFormat {
         let seq = raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self).littleEndian
         let ver = raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self).littleEndian
         let ts = Int64(bitPattern: raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self).littleEndian)
-        let uuid = raw.loadUnaligned(fromByteOffset: 32, as: uuid_t.self)
-        let pLen = Int(raw.loadUnaligned(fromByteOffset: 48, as: UInt32.self).littleEndian)
-        let aLen = Int(raw.loadUnaligned(fromByteOffset: 52, as: UInt16.self).littleEndian)
-        let cLen = Int(raw.loadUnaligned(fromByteOffset: 54, as: UInt16.self).littleEndian)
-        let kLen = Int(raw.loadUnaligned(fromByteOffset: 56, as: UInt16.self).littleEndian)
+        let uuid = raw.loadUnaligned(fromByteOffset: 40, as: uuid_t.self)
+        let pLen = Int(raw.loadUnaligned(fromByteOffset: 56, as: UInt32.self).littleEndian)
+        let aLen = Int(raw.loadUnaligned(fromByteOffset: 60, as: UInt16.self).littleEndian)
+        let cLen = Int(raw.loadUnaligned(fromByteOffset: 62, as: UInt16.self).littleEndian)
+        let kLen = Int(raw.loadUnaligned(fromByteOffset: 64, as: UInt16.self).littleEndian)
         let total = headerSize + sLen + tLen + aLen + cLen + kLen + pLen + hashSize
         guard total == raw.count else {
             throw EventLogError(.corrupted, "record lengths add up to \(total) bytes but \(raw.count) are stored", sequence: seq)
@@ -165,6 +172,16 @@ public enum RecordFormat {
         return (Array(raw[(raw.count - hashSize)...]), Array(h.finalize()))
     }
 
+    /// Reads the stream-index fields of a record without decoding it: version, sequence, timestamp and
+    /// the back-link. Nil when the bytes are too short to be a record.
+    static func peekIndex(_ raw: UnsafeRawBufferPointer) -> (entry: StreamIndexEntry, previous: UInt64)? {
+        guard raw.count >= headerSize + hashSize, raw[0] == currentVersion else { return nil }
+        let entry = StreamIndexEntry(version: raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self).littleEndian,
+                                     sequence: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self).littleEndian,
+                                     timestampMicros: Int64(bitPattern: raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self).littleEndian))
+        return (entry, raw.loadUnaligned(fromByteOffset: 32, as: UInt64.self).littleEndian)
+    }
+
     /// Reads only the sequence and hash of a record without decoding it (for the writer at start-up).
     static func peekSequenceAndHash(_ raw: UnsafeRawBufferPointer) -> (UInt64, [UInt8])? {
         guard raw.count >= headerSize + hashSize else { return nil }
@@ -181,15 +198,6 @@ enum Keys {
     @inline(__always)
     static func readU64(_ raw: UnsafeRawBufferPointer, at offset: Int = 0) -> UInt64 {
         UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
-    }
-    /// Stream index key: stream name, a NUL terminator, big-endian version.
-    static func streamVersion(_ stream: String, _ version: UInt64) -> [UInt8] {
-        var k = [UInt8]()
-        k.reserveCapacity(stream.utf8.count + 9)
-        k.append(contentsOf: stream.utf8)
-        k.append(0)
-        withUnsafeBytes(of: version.bigEndian) { k.append(contentsOf: $0) }
-        return k
     }
     static func uuid(_ id: UUID) -> [UInt8] { withUnsafeBytes(of: id.uuid) { Array($0) } }
 }

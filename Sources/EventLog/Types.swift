@@ -61,7 +61,7 @@ public struct NewEvent: Sendable, Hashable {
     /// Opaque payload bytes (the log never looks inside).
     public var payload: [UInt8]
 
-    public init(id: UUID = UUID(), type: String, schemaVersion: UInt16 = 1, timestamp: Date? = nil,
+    public init(id: UUID = .timeOrdered(), type: String, schemaVersion: UInt16 = 1, timestamp: Date? = nil,
                 metadata: EventMetadata = .none, payload: [UInt8]) {
         self.id = id
         self.type = type

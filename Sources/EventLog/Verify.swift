@@ -20,7 +20,7 @@ public struct VerifyReport: Sendable, Hashable, Codable {
 }
 
 extension EventStore {
-    /// Walks every record: format, gapless sequence, hash chain, stream index and id index; then checks
+    /// Walks every record: format, gapless sequence, hash chain, stream versions and back-links, stream heads and id index; then checks
     /// that the indexes hold nothing else. Stops at the first problem.
     public func verify(progress: ((UInt64) -> Void)? = nil) throws -> VerifyReport {
         try read { r in try r.verifyLog(progress: progress) }
@@ -31,7 +31,7 @@ extension LogReader {
     func verifyLog(progress: ((UInt64) -> Void)?) throws -> VerifyReport {
         var expected: UInt64 = 1
         var previous = RecordFormat.genesisHash
-        var versions: [String: UInt64] = [:]
+        var heads: [String: StreamHead] = [:]
         var bad: (UInt64?, String)?
         func fail(_ seq: UInt64?, _ message: String) -> Bool { bad = (seq, message); return false }
         do {
@@ -49,16 +49,14 @@ extension LogReader {
                 guard let (stored, computed) = RecordFormat.checkHash(raw, previous: previous), stored == computed else {
                     return fail(seq, "hash mismatch: the record or an earlier one was changed after it was written")
                 }
-                let v = (versions[rec.stream] ?? 0) + 1
-                guard rec.version == v else {
-                    return fail(seq, "stream '\(rec.stream)' jumps from version \(v - 1) to \(rec.version)")
+                let before = heads[rec.stream] ?? StreamHead(version: 0, lastSequence: 0)
+                guard rec.version == before.version + 1 else {
+                    return fail(seq, "stream '\(rec.stream)' jumps from version \(before.version) to \(rec.version)")
                 }
-                versions[rec.stream] = v
-                var indexed: StreamIndexEntry?
-                try forEachStreamEntry(rec.stream, from: v, backward: false) { e in indexed = e; return false }
-                guard let ix = indexed, ix.version == v, ix.sequence == seq, ix.timestampMicros == rec.timestampMicros else {
-                    return fail(seq, "stream index entry for '\(rec.stream)' version \(v) is missing or wrong")
+                guard let (_, link) = RecordFormat.peekIndex(raw), link == before.lastSequence else {
+                    return fail(seq, "record's link to the previous event of stream '\(rec.stream)' is wrong (should be \(before.lastSequence))")
                 }
+                heads[rec.stream] = StreamHead(version: rec.version, lastSequence: seq)
                 guard try sequence(ofEventId: rec.id) == seq else {
                     return fail(seq, "event id index does not point event \(rec.id) at sequence \(seq)")
                 }
@@ -72,29 +70,27 @@ extension LogReader {
         }
         let checked = expected - 1
         if let (seq, msg) = bad {
-            return VerifyReport(ok: false, eventsChecked: checked, streamsChecked: versions.count, firstBadSequence: seq, problem: msg)
+            return VerifyReport(ok: false, eventsChecked: checked, streamsChecked: heads.count, firstBadSequence: seq, problem: msg)
         }
         // Nothing beyond what the records account for.
         var headProblem: String?
-        try forEachStream { name, v in
-            if versions[name] != v {
-                headProblem = "stream '\(name)' head says version \(v) but its records end at \(versions[name] ?? 0)"
+        try forEachStream { name, h in
+            if heads[name] != h {
+                let actual = heads[name].map { "version \($0.version) at sequence \($0.lastSequence)" } ?? "nothing"
+                headProblem = "stream '\(name)' head says version \(h.version) at sequence \(h.lastSequence) but its records end at \(actual)"
                 return false
             }
             return true
         }
-        if headProblem == nil, try streamCount() != versions.count {
-            headProblem = "\(try streamCount()) stream heads for \(versions.count) streams in the records"
+        if headProblem == nil, try streamCount() != heads.count {
+            headProblem = "\(try streamCount()) stream heads for \(heads.count) streams in the records"
         }
         if headProblem == nil, try eventIdCount() != Int(checked) {
             headProblem = "id index holds \(try eventIdCount()) entries for \(checked) events"
         }
-        if headProblem == nil, try streamIndexCount() != Int(checked) {
-            headProblem = "stream index holds \(try streamIndexCount()) entries for \(checked) events"
-        }
         if let p = headProblem {
-            return VerifyReport(ok: false, eventsChecked: checked, streamsChecked: versions.count, firstBadSequence: nil, problem: p)
+            return VerifyReport(ok: false, eventsChecked: checked, streamsChecked: heads.count, firstBadSequence: nil, problem: p)
         }
-        return VerifyReport(ok: true, eventsChecked: checked, streamsChecked: versions.count, firstBadSequence: nil, problem: nil)
+        return VerifyReport(ok: true, eventsChecked: checked, streamsChecked: heads.count, firstBadSequence: nil, problem: nil)
     }
 }

@@ -1,0 +1,70 @@
+import ArgumentParser
+import EventLog
+import Foundation
+
+@main
+struct HelpdeskBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "helpdesk-bench",
+        abstract: "Benchmarks that print figures (run release builds: swift run -c release helpdesk-bench …).",
+        subcommands: [LogBench.self])
+}
+
+/// Shared output: a table for people, one JSON object (keys name the figures) with --json.
+struct Report {
+    var rows: [(key: String, label: String, value: Double, unit: String)] = []
+
+    mutating func add(_ key: String, _ label: String, _ value: Double, _ unit: String) {
+        rows.append((key, label, value, unit))
+        if !jsonOnly {
+            FileHandle.standardError.write(Data("  \(label): \(Report.format(value)) \(unit)\n".utf8))
+        }
+    }
+
+    var jsonOnly = false
+
+    static func format(_ v: Double) -> String {
+        v >= 100 ? String(format: "%.0f", v) : String(format: "%.3f", v)
+    }
+
+    func print(json: Bool, context: [String: String]) {
+        if json {
+            var parts = rows.map { "\"\($0.key)\":\(Report.format($0.value))" }
+            for (k, v) in context.sorted(by: { $0.key < $1.key }) { parts.append("\"\(k)\":\"\(v)\"") }
+            Swift.print("{" + parts.joined(separator: ",") + "}")
+        } else {
+            let w = (rows.map(\.label.count).max() ?? 10) + 2
+            Swift.print(String(repeating: "-", count: w + 30))
+            for r in rows {
+                Swift.print(r.label.padding(toLength: w, withPad: " ", startingAt: 0) + Report.format(r.value) + " " + r.unit)
+            }
+            for (k, v) in context.sorted(by: { $0.key < $1.key }) { Swift.print("\(k): \(v)") }
+        }
+    }
+}
+
+func peakRSSMegabytes() -> Double {
+    var u = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &u)
+    return Double(u.ru_maxrss) / 1024
+}
+
+func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+func percentile(_ sorted: [Double], _ p: Double) -> Double {
+    guard !sorted.isEmpty else { return 0 }
+    let i = min(sorted.count - 1, max(0, Int((p * Double(sorted.count)).rounded(.up)) - 1))
+    return sorted[i]
+}
+
+/// A scratch data folder beside the working directory (on the real disk, so fsync costs what it costs).
+func scratchFolder(_ base: String?) throws -> URL {
+    let root = URL(fileURLWithPath: base ?? FileManager.default.currentDirectoryPath)
+    let dir = root.appendingPathComponent(".bench-data-\(getpid())-\(UUID().uuidString.prefix(8))")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    return dir
+}
