@@ -21,6 +21,10 @@ let package = Package(
         .target(name: "EventLog",
                 dependencies: ["CLMDB", .product(name: "Crypto", package: "swift-crypto")],
                 path: "Sources/EventLog"),
+        // Business calendars and business-time maths (R19), pure.
+        .target(name: "BusinessTime", path: "Sources/BusinessTime"),
+        // The payroll formula language (R22, R23), pure.
+        .target(name: "PayrollFormula", path: "Sources/PayrollFormula"),
         // The one command-line tool.
         .executableTarget(name: "helpdesk",
                           dependencies: ["EventLog",
@@ -35,5 +39,7 @@ let package = Package(
         .testTarget(name: "EventLogTests",
                     dependencies: ["EventLog", "eventlog-crash-child", "helpdesk"],
                     path: "Tests/EventLogTests"),
+        .testTarget(name: "BusinessTimeTests", dependencies: ["BusinessTime"], path: "Tests/BusinessTimeTests"),
+        .testTarget(name: "PayrollFormulaTests", dependencies: ["PayrollFormula"], path: "Tests/PayrollFormulaTests"),
     ]
 )

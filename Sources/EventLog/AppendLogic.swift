@@ -12,88 +12,92 @@ protocol AppendBackend: AnyObject, LogReader {
     /// Set by every primitive write: a request that throws after writing must not be kept.
     var dirty: Bool { get set }
     func storeRecord(sequence: UInt64, bytes: [UInt8]) throws
-    func storeEventId(_ id: UUID, sequence: UInt64) throws
+    /// Stores `id → sequence` unless `id` is already stored; returns false (writing nothing) then.
+    func storeEventIdIfNew(_ id: UUID, sequence: UInt64) throws -> Bool
     func storeStreamHead(_ stream: String, _ head: StreamHead) throws
 }
 
 extension AppendBackend {
     func performAppend(_ appends: [StreamAppend]) throws -> AppendResult {
         // 1. Validate everything before writing anything.
-        var ids = Set<UUID>()
         var total = 0
         for a in appends {
-            for e in a.events {
-                try RecordFormat.validate(stream: a.stream, e)
-                if !ids.insert(e.id).inserted {
+            for e in a.events { try RecordFormat.validate(stream: a.stream, e) }
+            if a.events.isEmpty { try RecordFormat.validate(stream: a.stream, NewEvent(type: "-", payload: [])) }
+            total += a.events.count
+        }
+        if total > 1 {
+            var ids = Set<UUID>(minimumCapacity: total)
+            for a in appends {
+                for e in a.events where !ids.insert(e.id).inserted {
                     throw EventLogError.invalid("event id \(e.id) appears twice in one append")
                 }
-                total += 1
             }
-            if a.events.isEmpty { try RecordFormat.validate(stream: a.stream, NewEvent(type: "-", payload: [])) }
         }
-        // 2. Idempotent retry: every id already stored → answer with the original positions.
-        if total > 0 {
-            var found: [UInt64] = []
-            found.reserveCapacity(total)
-            for a in appends { for e in a.events { if let s = try sequence(ofEventId: e.id) { found.append(s) } } }
-            if found.count == total {
-                var positions: [EventPosition] = []
-                for s in found {
+        // 2. Idempotent retry: when the first id is stored, every id must be (a retry resends exactly
+        //    the original events) and the answer is the original positions. Ids after the first are
+        //    checked as they are written (`storeEventIdIfNew`), which spares a lookup per event.
+        if let first = appends.lazy.flatMap(\.events).first, try sequence(ofEventId: first.id) != nil {
+            var positions: [EventPosition] = []
+            for a in appends {
+                for e in a.events {
+                    guard let s = try sequence(ofEventId: e.id) else {
+                        throw EventLogError(.partialDuplicate,
+                                            "some of the \(total) event ids are already stored and some are not; a retry must resend exactly the original events")
+                    }
                     guard let r = try record(at: s) else {
                         throw EventLogError(.corrupted, "event id index points at missing sequence \(s)", sequence: s)
                     }
                     positions.append(EventPosition(sequence: s, stream: r.stream, version: r.version))
                 }
-                return AppendResult(positions: positions, wasDuplicate: true)
             }
-            if !found.isEmpty {
-                throw EventLogError(.partialDuplicate,
-                                    "\(found.count) of \(total) event ids are already stored (first at sequence \(found[0])); a retry must resend exactly the original events",
-                                    sequence: found[0])
-            }
+            return AppendResult(positions: positions, wasDuplicate: true)
         }
         // 3. Expected versions (a stream named twice is checked against its version after the first part).
-        var startHeads: [String: StreamHead] = [:]
-        var versions: [String: UInt64] = [:]
+        var heads: [String: (start: StreamHead, current: StreamHead)] = [:]
+        if appends.count > 1 { heads.reserveCapacity(appends.count) }
         for a in appends {
-            let current: UInt64
-            if let v = versions[a.stream] { current = v } else {
-                let h = try streamHead(a.stream) ?? StreamHead(version: 0, lastSequence: 0)
-                startHeads[a.stream] = h
-                current = h.version
+            let h: StreamHead
+            if let known = heads[a.stream] { h = known.current } else {
+                h = try streamHead(a.stream) ?? StreamHead(version: 0, lastSequence: 0)
+                heads[a.stream] = (h, h)
             }
-            guard a.expected.accepts(current) else {
-                throw EventLogError.wrongVersion(stream: a.stream, expected: a.expected, current: current)
+            guard a.expected.accepts(h.version) else {
+                throw EventLogError.wrongVersion(stream: a.stream, expected: a.expected, current: h.version)
             }
-            versions[a.stream] = current + UInt64(a.events.count)
+            // Provisional: the real last sequence is filled in while writing.
+            heads[a.stream]!.current = StreamHead(version: h.version + UInt64(a.events.count), lastSequence: h.lastSequence)
         }
+        for key in heads.keys { heads[key]!.current = heads[key]!.start }
         // 4. Write.
-        var heads = startHeads
         var positions: [EventPosition] = []
         positions.reserveCapacity(total)
         let now = clock()
+        var buf = recordBuffer
+        defer { recordBuffer = buf }
         for a in appends {
+            var h = heads[a.stream]!.current
             for e in a.events {
                 let seq = nextSequence
-                let h = heads[a.stream] ?? StreamHead(version: 0, lastSequence: 0)
                 let ver = h.version + 1
-                let ts = e.timestampMicros ?? now
-                var buf = recordBuffer
                 let hash = RecordFormat.encode(stream: a.stream, event: e,
-                                               fields: .init(sequence: seq, version: ver, timestampMicros: ts,
+                                               fields: .init(sequence: seq, version: ver, timestampMicros: e.timestampMicros ?? now,
                                                              schemaVersion: e.schemaVersion, previousInStream: h.lastSequence),
                                                previousHash: previousHash, into: &buf)
                 try storeRecord(sequence: seq, bytes: buf)
-                recordBuffer = buf
-                try storeEventId(e.id, sequence: seq)
-                heads[a.stream] = StreamHead(version: ver, lastSequence: seq)
+                guard try storeEventIdIfNew(e.id, sequence: seq) else {
+                    throw EventLogError(.partialDuplicate,
+                                        "event id \(e.id) is already stored but the append's first event is new; a retry must resend exactly the original events")
+                }
+                h = StreamHead(version: ver, lastSequence: seq)
                 previousHash = hash
                 nextSequence = seq + 1
                 positions.append(EventPosition(sequence: seq, stream: a.stream, version: ver))
             }
+            heads[a.stream]!.current = h
         }
-        for (stream, h) in heads where h != startHeads[stream] {
-            try storeStreamHead(stream, h)
+        for (stream, h) in heads where h.current != h.start {
+            try storeStreamHead(stream, h.current)
         }
         return AppendResult(positions: positions, wasDuplicate: false)
     }

@@ -117,9 +117,11 @@ final class MemoryTxn: LogWriter, AppendBackend {
         tables.records.append(bytes)
     }
 
-    func storeEventId(_ id: UUID, sequence: UInt64) throws {
+    func storeEventIdIfNew(_ id: UUID, sequence: UInt64) throws -> Bool {
+        if tables.ids[id] != nil { return false }
         dirty = true
         tables.ids[id] = sequence
+        return true
     }
 
     func storeStreamHead(_ stream: String, _ head: StreamHead) throws {

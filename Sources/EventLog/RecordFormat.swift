@@ -50,12 +50,14 @@ public enum RecordFormat {
         if stream.utf8.contains(0) { throw EventLogError.invalid("stream name must not contain NUL") }
         let t = event.type.utf8.count
         if t == 0 || t > Limits.maxTypeBytes { throw EventLogError.invalid("event type must be 1…\(Limits.maxTypeBytes) bytes, got \(t)") }
-        for (name, value) in [("actor", event.metadata.actor), ("correlation id", event.metadata.correlationId),
-                              ("causation id", event.metadata.causationId)] {
+        func check(_ value: String?, _ name: @autoclosure () -> String) throws {
             if let v = value, v.utf8.count > Limits.maxMetadataFieldBytes {
-                throw EventLogError.invalid("\(name) is longer than \(Limits.maxMetadataFieldBytes) bytes")
+                throw EventLogError.invalid("\(name()) is longer than \(Limits.maxMetadataFieldBytes) bytes")
             }
         }
+        try check(event.metadata.actor, "actor")
+        try check(event.metadata.correlationId, "correlation id")
+        try check(event.metadata.causationId, "causation id")
         if event.payload.count > Limits.maxPayloadBytes {
             throw EventLogError.invalid("payload of \(event.payload.count) bytes exceeds \(Limits.maxPayloadBytes); store blobs beside the log")
         }

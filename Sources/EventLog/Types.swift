@@ -140,7 +140,14 @@ public enum HistoryPoint: Sendable, Hashable {
 
 /// How hard each commit waits for the disk.
 public enum Durability: String, Sendable, Hashable, CaseIterable, Codable {
-    /// Default: a caller is answered only after its batch is on disk (fsync of data and meta page).
+    /// Default: a caller is answered only after its batch is on disk, data and meta page.
+    ///
+    /// The environment runs with `MDB_NOMETASYNC`: the writer's commit syncs the data pages (so the
+    /// meta page can never point at unwritten data) and writes the meta page without syncing it; a
+    /// second thread then runs `mdb_env_sync` for everything committed meanwhile and only then answers
+    /// the callers and wakes subscribers. The writer builds and commits the next batch while that sync
+    /// runs, so the two fsyncs of a commit overlap with other work instead of adding up. (A reader in
+    /// another process may see a batch a moment before its callers are answered.)
     case durable
     /// RELAXED (`MDB_NOMETASYNC`): data pages are synced but the meta page is not, so an OS crash or
     /// power loss may lose the last committed batch(es); the database stays intact. Process crashes lose nothing.

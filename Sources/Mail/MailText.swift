@@ -1,0 +1,198 @@
+import Foundation
+
+/// Plain-text helpers: HTML → readable text, format=flowed, quoted-reply detection.
+enum MailText {
+    // MARK: HTML
+
+    private static let skipContent: Set<String> = ["script", "style", "head", "title", "template", "svg"]
+    private static let paragraphTags: Set<String> = ["p", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol", "blockquote", "pre", "dl"]
+    private static let lineTags: Set<String> = ["div", "tr", "li", "dd", "dt", "hr", "section", "article", "header", "footer",
+                                                "address", "center", "form", "fieldset", "figure", "main", "nav", "aside", "tbody", "thead"]
+    static let entities: [String: String] = [
+        "amp": "&", "lt": "<", "gt": ">", "quot": "\"", "apos": "'", "nbsp": " ", "copy": "©", "reg": "®", "trade": "™",
+        "hellip": "…", "mdash": "—", "ndash": "–", "laquo": "«", "raquo": "»", "ldquo": "“", "rdquo": "”", "lsquo": "‘",
+        "rsquo": "’", "bdquo": "„", "sbquo": "‚", "bull": "•", "middot": "·", "euro": "€", "deg": "°", "times": "×",
+        "divide": "÷", "plusmn": "±", "sect": "§", "para": "¶", "shy": "", "zwnj": "", "zwj": "", "thinsp": " ",
+        "ensp": " ", "emsp": " ", "cent": "¢", "pound": "£", "yen": "¥", "larr": "←", "rarr": "→", "numero": "№",
+    ]
+
+    /// Drops script/style/head, turns block elements into line breaks, `<br>` into "\n", `<li>` into
+    /// "- ", links into "text (url)", decodes entities and collapses whitespace (except in `<pre>`).
+    static func htmlToText(_ html: String) -> String {
+        let u = Array(html.utf8), n = u.count
+        var out: [UInt8] = [], pendingSpace = false, pre = 0, i = 0
+        var links: [(href: String, start: Int)] = []
+        out.reserveCapacity(n / 2)
+        func emit<S: Sequence<UInt8>>(_ bytes: S) {
+            if pendingSpace, let last = out.last, last != 0x0A, last != 0x20 { out.append(0x20) }
+            pendingSpace = false
+            out.append(contentsOf: bytes)
+        }
+        func lineBreak(force: Bool = false, blank: Bool = false) {
+            while out.last == 0x20 { out.removeLast() }
+            pendingSpace = false
+            guard !out.isEmpty else { return }
+            let trailing = out.reversed().prefix(while: { $0 == 0x0A }).count
+            let want = blank ? 2 : force ? min(trailing + 1, 2) : 1
+            if trailing < want { out += [UInt8](repeating: 0x0A, count: want - trailing) }
+        }
+        func lower(_ s: ArraySlice<UInt8>) -> String { String(decoding: s, as: UTF8.self).lowercased() }
+        func find(_ needle: String, from: Int) -> Int? {
+            let nd = Array(needle.utf8)
+            var k = from
+            while k + nd.count <= n {
+                if u[k] == nd[0] || u[k] | 0x20 == nd[0], lower(u[k..<(k + nd.count)]) == needle { return k }
+                k += 1
+            }
+            return nil
+        }
+        while i < n {
+            let c = u[i]
+            if c == 0x3C, i + 1 < n {  // '<'
+                if u[(i + 1)...].starts(with: Array("!--".utf8)) { i = (find("-->", from: i + 4).map { $0 + 3 }) ?? n; continue }
+                let closing = u[i + 1] == 0x2F
+                var j = closing ? i + 2 : i + 1
+                let nameStart = j
+                while j < n, (0x61...0x7A).contains(u[j] | 0x20) || (j > nameStart && (0x30...0x39).contains(u[j])) { j += 1 }
+                let isDecl = !closing && (u[i + 1] == 0x21 || u[i + 1] == 0x3F)
+                guard j > nameStart || isDecl else { emit([c]); i += 1; continue }  // a literal '<'
+                let name = lower(u[nameStart..<j])
+                var quote: UInt8 = 0, k = j
+                while k < n, quote != 0 || u[k] != 0x3E {
+                    if quote != 0 { if u[k] == quote { quote = 0 } } else if u[k] == 0x22 || u[k] == 0x27 { quote = u[k] }
+                    k += 1
+                }
+                let attrs = u[min(j, n)..<min(k, n)]
+                i = min(k + 1, n)
+                if isDecl { continue }
+                if !closing && skipContent.contains(name) {
+                    if let p = find("</" + name, from: i) { i = (u[p...].firstIndex(of: 0x3E) ?? n - 1) + 1; continue }
+                    if name != "head" { i = n }  // unclosed <head> is common in broken HTML: keep its text
+                    continue
+                }
+                switch name {
+                case "br": lineBreak(force: true)
+                case "li" where !closing: lineBreak(); emit(Array("- ".utf8))
+                case "td", "th": pendingSpace = true
+                case "pre": pre = max(0, pre + (closing ? -1 : 1)); lineBreak(blank: true)
+                case "a" where !closing: links.append((attribute("href", in: attrs), out.count))
+                case "a":
+                    guard let link = links.popLast() else { break }
+                    let textPart = String(decoding: out[min(link.start, out.count)...], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                    let href = link.href, lowerHref = href.lowercased()
+                    if !textPart.isEmpty, !href.isEmpty, href != textPart, lowerHref != "mailto:" + textPart.lowercased(),
+                       ["http:", "https:", "ftp:", "mailto:"].contains(where: lowerHref.hasPrefix) {
+                        emit(Array(" (\(href))".utf8))
+                    }
+                default:
+                    if paragraphTags.contains(name) { lineBreak(blank: true) } else if lineTags.contains(name) { lineBreak() }
+                }
+            } else if c == 0x26, let (text, next) = entity(u, i) {  // '&'
+                if text == " " { pendingSpace = true } else { emit(Array(text.utf8)) }
+                i = next
+            } else if c == 0x20 || c == 0x09 || c == 0x0A || c == 0x0D || c == 0x0C {
+                if pre > 0 { if c != 0x0D { out.append(c) } } else { pendingSpace = true }
+                i += 1
+            } else { emit(CollectionOfOne(c)); i += 1 }
+        }
+        let text = String(decoding: out, as: UTF8.self)
+        return text.split(separator: "\n", omittingEmptySubsequences: false)
+            .map { String($0.reversed().drop(while: { $0 == " " || $0 == "\t" }).reversed()) }
+            .joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// `&name;`, `&#123;`, `&#x1F600;` at `i` → (text, index after). Nil if not an entity.
+    static func entity(_ u: [UInt8], _ i: Int) -> (String, Int)? {
+        guard let semi = u[(i + 1)..<min(u.count, i + 33)].firstIndex(of: 0x3B), semi > i + 1 else { return nil }
+        let body = String(decoding: u[(i + 1)..<semi], as: UTF8.self)
+        if body.hasPrefix("#") {
+            let hex = body.dropFirst().first.map { $0 == "x" || $0 == "X" } ?? false
+            guard let v = UInt32(body.dropFirst(hex ? 2 : 1), radix: hex ? 16 : 10) else { return nil }
+            return (v == 0xA0 ? " " : String(Unicode.Scalar(v).map(Character.init) ?? "\u{FFFD}"), semi + 1)
+        }
+        guard let t = entities[body] ?? entities[body.lowercased()] else { return nil }
+        return (t, semi + 1)
+    }
+
+    static func attribute(_ name: String, in attrs: ArraySlice<UInt8>) -> String {
+        let s = String(decoding: attrs, as: UTF8.self)
+        guard let r = s.range(of: "\\b\(name)\\s*=\\s*(\"[^\"]*\"|'[^']*'|[^\\s>]+)", options: [.regularExpression, .caseInsensitive]) else { return "" }
+        var v = s[r].drop(while: { $0 != "=" }).dropFirst().trimmingCharacters(in: .whitespaces)
+        if v.hasPrefix("\"") || v.hasPrefix("'") { v = String(v.dropFirst().dropLast()) }
+        let u = Array(v.utf8)
+        var out = "", k = 0
+        while k < u.count {
+            if u[k] == 0x26, let (t, next) = entity(u, k) { out += t; k = next } else {
+                let start = k
+                k += 1
+                while k < u.count, u[k] != 0x26 { k += 1 }
+                out += String(decoding: u[start..<k], as: UTF8.self)
+            }
+        }
+        return out
+    }
+
+    // MARK: format=flowed (RFC 3676)
+
+    static func unflow(_ s: String, delsp: Bool) -> String {
+        var out: [String] = [], cur: String? = nil, curDepth = 0
+        func prefix(_ d: Int) -> String { d == 0 ? "" : String(repeating: ">", count: d) + " " }
+        for raw in s.split(separator: "\n", omittingEmptySubsequences: false) {
+            var line = Substring(raw), depth = 0
+            while line.first == ">" { depth += 1; line = line.dropFirst() }
+            if line.first == " " { line = line.dropFirst() }
+            let flowed = line != "-- " && line.hasSuffix(" ")
+            let content = flowed && delsp ? String(line.dropLast()) : String(line)
+            if let c = cur, depth != curDepth { out.append(prefix(curDepth) + c); cur = nil }
+            cur = (cur ?? "") + content; curDepth = depth
+            if !flowed { out.append(prefix(depth) + cur!); cur = nil }
+        }
+        if let c = cur { out.append(prefix(curDepth) + c) }
+        return out.joined(separator: "\n")
+    }
+
+    // MARK: Quoted earlier message
+
+    private static let wroteEndings = ["wrote:", "пишет:", "писал(а):", "писал:", "писала:", "написал(а):", "написал:", "написала:"]
+    private static let separators: Set<String> = ["original message", "исходное сообщение", "оригинальное сообщение", "исходное письмо"]
+
+    /// Splits at the earliest of: a reply header line ("On … wrote:", "… пишет:", "-----Original
+    /// Message-----", "-------- Исходное сообщение --------", an Outlook "From:/Sent:" block), or the
+    /// start of a trailing block of ">" lines. Interleaved quotes are left alone.
+    static func splitQuote(_ text: String) -> (String, String?) {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let trimmed = lines.map { $0.trimmingCharacters(in: .whitespaces) }
+        func nextNonEmpty(after k: Int) -> String? { trimmed[(k + 1)...].first { !$0.isEmpty } }
+        var cut: Int? = nil
+        for (k, t) in trimmed.enumerated() where !t.isEmpty && t.count <= 300 && !t.hasPrefix(">") {
+            let lower = t.lowercased()
+            if t.hasPrefix("--") || t.hasPrefix("__"), separators.contains(lower.trimmingCharacters(in: CharacterSet(charactersIn: "-_=* "))) {
+                cut = k; break
+            }
+            if wroteEndings.contains(where: lower.hasSuffix) {
+                let wrapped = k > 0 && !lower.hasPrefix("on ") && trimmed[k - 1].lowercased().hasPrefix("on ")
+                let combined = wrapped ? trimmed[k - 1] + " " + t : t
+                if combined.contains(where: \.isNumber) || combined.contains("@") || nextNonEmpty(after: k)?.hasPrefix(">") == true {
+                    cut = wrapped ? k - 1 : k; break
+                }
+            }
+            if lower.hasPrefix("from:") || lower.hasPrefix("от:"),
+               trimmed[(k + 1)..<min(k + 5, trimmed.count)].contains(where: { l in ["sent:", "отправлено:", "date:", "дата:"].contains { l.lowercased().hasPrefix($0) } }) {
+                var s = k, p = k - 1
+                while p >= 0 && trimmed[p].isEmpty { p -= 1 }
+                if p >= 0, trimmed[p].count >= 8, trimmed[p].allSatisfy({ $0 == "_" || $0 == "-" }) { s = p }
+                cut = s; break
+            }
+        }
+        var k = lines.count - 1, blockStart: Int? = nil
+        while k >= 0, trimmed[k].isEmpty || trimmed[k].hasPrefix(">") {
+            if trimmed[k].hasPrefix(">") { blockStart = k }
+            k -= 1
+        }
+        if let b = blockStart, cut.map({ b < $0 }) ?? true { cut = b }
+        guard let cut else { return (text.trimmingCharacters(in: .whitespacesAndNewlines), nil) }
+        let newText = lines[..<cut].joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
+        let quoted = lines[cut...].joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
+        return (newText, quoted.isEmpty ? nil : quoted)
+    }
+}
