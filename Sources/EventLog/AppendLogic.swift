@@ -26,17 +26,10 @@ extension AppendBackend {
             if a.events.isEmpty { try RecordFormat.validate(stream: a.stream, NewEvent(type: "-", payload: [])) }
             total += a.events.count
         }
-        if total > 1 {
-            var ids = Set<UUID>(minimumCapacity: total)
-            for a in appends {
-                for e in a.events where !ids.insert(e.id).inserted {
-                    throw EventLogError.invalid("event id \(e.id) appears twice in one append")
-                }
-            }
-        }
         // 2. Idempotent retry: when the first id is stored, every id must be (a retry resends exactly
         //    the original events) and the answer is the original positions. Ids after the first are
-        //    checked as they are written (`storeEventIdIfNew`), which spares a lookup per event.
+        //    checked as they are written (`storeEventIdIfNew`), which spares a lookup per event and
+        //    also catches an id given twice in one append.
         if let first = appends.lazy.flatMap(\.events).first, try sequence(ofEventId: first.id) != nil {
             var positions: [EventPosition] = []
             for a in appends {
@@ -53,30 +46,45 @@ extension AppendBackend {
             }
             return AppendResult(positions: positions, wasDuplicate: true)
         }
-        // 3. Expected versions (a stream named twice is checked against its version after the first part).
-        var heads: [String: (start: StreamHead, current: StreamHead)] = [:]
-        if appends.count > 1 { heads.reserveCapacity(appends.count) }
+        // 3. Expected versions (a stream named twice is checked against its version after the first
+        //    part). One hash lookup per part; the writing loop then works on array slots.
+        var heads: [(stream: String, start: StreamHead, current: StreamHead)] = []
+        heads.reserveCapacity(min(appends.count, 1 << 16))
+        var slotOf: [String: Int] = [:]
+        var slots: [Int] = []
+        slots.reserveCapacity(appends.count)
         for a in appends {
-            let h: StreamHead
-            if let known = heads[a.stream] { h = known.current } else {
-                h = try streamHead(a.stream) ?? StreamHead(version: 0, lastSequence: 0)
-                heads[a.stream] = (h, h)
+            let slot: Int
+            if appends.count == 1 {
+                slot = 0
+            } else if let known = slotOf[a.stream] {
+                slot = known
+            } else {
+                slot = heads.count
+                slotOf[a.stream] = slot
             }
-            guard a.expected.accepts(h.version) else {
-                throw EventLogError.wrongVersion(stream: a.stream, expected: a.expected, current: h.version)
+            if slot == heads.count {
+                let h = try streamHead(a.stream) ?? StreamHead(version: 0, lastSequence: 0)
+                heads.append((a.stream, h, h))
             }
-            // Provisional: the real last sequence is filled in while writing.
-            heads[a.stream]!.current = StreamHead(version: h.version + UInt64(a.events.count), lastSequence: h.lastSequence)
+            let version = heads[slot].current.version
+            guard a.expected.accepts(version) else {
+                throw EventLogError.wrongVersion(stream: a.stream, expected: a.expected, current: version)
+            }
+            heads[slot].current.version = version + UInt64(a.events.count)
+            slots.append(slot)
         }
-        for key in heads.keys { heads[key]!.current = heads[key]!.start }
+        for i in heads.indices { heads[i].current = heads[i].start }
         // 4. Write.
         var positions: [EventPosition] = []
         positions.reserveCapacity(total)
         let now = clock()
         var buf = recordBuffer
         defer { recordBuffer = buf }
-        for a in appends {
-            var h = heads[a.stream]!.current
+        let firstSequence = nextSequence
+        for (i, a) in appends.enumerated() {
+            let slot = slots[i]
+            var h = heads[slot].current
             for e in a.events {
                 let seq = nextSequence
                 let ver = h.version + 1
@@ -86,6 +94,9 @@ extension AppendBackend {
                                                previousHash: previousHash, into: &buf)
                 try storeRecord(sequence: seq, bytes: buf)
                 guard try storeEventIdIfNew(e.id, sequence: seq) else {
+                    if let earlier = try sequence(ofEventId: e.id), earlier >= firstSequence {
+                        throw EventLogError.invalid("event id \(e.id) appears twice in one append")
+                    }
                     throw EventLogError(.partialDuplicate,
                                         "event id \(e.id) is already stored but the append's first event is new; a retry must resend exactly the original events")
                 }
@@ -94,10 +105,10 @@ extension AppendBackend {
                 nextSequence = seq + 1
                 positions.append(EventPosition(sequence: seq, stream: a.stream, version: ver))
             }
-            heads[a.stream]!.current = h
+            heads[slot].current = h
         }
-        for (stream, h) in heads where h.current != h.start {
-            try storeStreamHead(stream, h.current)
+        for h in heads where h.current != h.start {
+            try storeStreamHead(h.stream, h.current)
         }
         return AppendResult(positions: positions, wasDuplicate: false)
     }

@@ -146,7 +146,7 @@ public enum MailEncoding {
         var j = i + 2
         while j < u.count, u[j] != 0x3F, u[j] > 0x20, j - i < 80 { j += 1 }
         guard j + 2 < u.count, u[j] == 0x3F, j > i + 2, u[j + 2] == 0x3F else { return nil }
-        let charset = String(decoding: u[(i + 2)..<j], as: UTF8.self)
+        let charset = normalizeCharset(String(decoding: u[(i + 2)..<j], as: UTF8.self))
         let enc = u[j + 1] | 0x20, textStart = j + 3
         guard enc == 0x62 || enc == 0x71 else { return nil }
         var k = textStart

@@ -144,7 +144,18 @@ struct EventStoreBehaviourTests {
                 #expect(e?.code == .invalidInput)
                 #expect(e?.message.isEmpty == false)
             }
-            #expect(store.committedHead == 0)
+            // The same event id twice in one append (found while writing) also leaves nothing behind,
+            // and a request grouped with it still commits.
+            let twice = event()
+            async let bad = logError { try await store.append([StreamAppend(stream: "a", events: [event(), twice]),
+                                                              StreamAppend(stream: "b", events: [twice])]) }
+            async let good: AppendResult = store.append(to: "c", [event()])
+            let (badError, goodResult) = try await (bad, good)
+            #expect(badError?.code == .invalidInput)
+            #expect(badError?.message.contains("appears twice") == true)
+            #expect(goodResult.positions.count == 1)
+            #expect(try store.readAll().map(\.stream) == ["c"])
+            #expect(try store.streamVersion("a") == 0)
         }
     }
 

@@ -68,6 +68,11 @@ struct LogBench: AsyncParsableCommand {
             try await group.waitForAll()
         }
         let importSecs = monotonicSeconds() - t0
+        if !json {
+            let c = bulk.writerCounters
+            FileHandle.standardError.write(Data(String(format: "    %d commits, build %.3f s, commit %.3f s, wall %.3f s\n",
+                c.commits, c.buildSeconds, c.commitSeconds, importSecs).utf8))
+        }
         report.add("bulk_import_eps", "bulk import of \(bulkEvents) × ~200 B events", Double(bulkEvents) / importSecs, "events/s")
 
         // 3. Full read with envelope decoding (every field copied out into a RecordedEvent).
