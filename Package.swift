@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "helpdesk", targets: ["helpdesk"]),
         .executable(name: "helpdesk-bench", targets: ["helpdesk-bench"]),
         .library(name: "EventLog", targets: ["EventLog"]),
+        .library(name: "SupportDesk", targets: ["SupportDesk"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -25,13 +26,19 @@ let package = Package(
         .target(name: "BusinessTime", path: "Sources/BusinessTime"),
         // The payroll formula language (R22, R23), pure.
         .target(name: "PayrollFormula", path: "Sources/PayrollFormula"),
+        // RFC 5322 / MIME parsing for the e-mail channel, pure.
+        .target(name: "Mail", path: "Sources/Mail"),
+        // The help-desk domain: events, commands, state and rules, pure (no I/O, no clock).
+        .target(name: "SupportDesk", dependencies: ["BusinessTime", "PayrollFormula"], path: "Sources/SupportDesk"),
+        // Runs the domain against the log: the command processor, the escalation timer, the generator.
+        .target(name: "DeskEngine", dependencies: ["SupportDesk", "EventLog"], path: "Sources/DeskEngine"),
         // The one command-line tool.
         .executableTarget(name: "helpdesk",
-                          dependencies: ["EventLog",
+                          dependencies: ["EventLog", "SupportDesk", "DeskEngine",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Tools/helpdesk"),
         .executableTarget(name: "helpdesk-bench",
-                          dependencies: ["EventLog",
+                          dependencies: ["EventLog", "SupportDesk", "DeskEngine",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Tools/helpdesk-bench"),
         // A child process for the crash-safety test: appends and prints acknowledged sequences until killed.
@@ -40,6 +47,7 @@ let package = Package(
                     dependencies: ["EventLog", "eventlog-crash-child", "helpdesk"],
                     path: "Tests/EventLogTests"),
         .testTarget(name: "BusinessTimeTests", dependencies: ["BusinessTime"], path: "Tests/BusinessTimeTests"),
+        .testTarget(name: "MailTests", dependencies: ["Mail"], path: "Tests/MailTests"),
         .testTarget(name: "PayrollFormulaTests", dependencies: ["PayrollFormula"], path: "Tests/PayrollFormulaTests"),
     ]
 )

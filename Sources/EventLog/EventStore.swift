@@ -30,8 +30,9 @@ public protocol LogReader {
     func withRawRecord<R>(at sequence: UInt64, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R?
     /// A stream's head (nil when the stream does not exist).
     func streamHead(_ stream: String) throws -> StreamHead?
-    /// Visits every stream and its head, in name order, until `body` returns false.
-    func forEachStream(_ body: (String, StreamHead) throws -> Bool) throws
+    /// Visits every stream whose name is ≥ `start` and its head, in name (byte) order, until `body`
+    /// returns false.
+    func forEachStream(from start: String, _ body: (String, StreamHead) throws -> Bool) throws
     /// Number of streams.
     func streamCount() throws -> Int
     /// Number of event ids in the id index.
@@ -69,6 +70,11 @@ public protocol EventStore: AnyObject, Sendable {
     /// another request of its group failed half-way): it must have no effects outside the transaction.
     /// If it throws, none of its writes are kept; the rest of its group commits.
     func write<T: Sendable>(_ body: @escaping @Sendable (any LogWriter) throws -> T) async throws -> T
+    /// The same as `write`, without suspending: `body` is queued before this returns (so requests
+    /// submitted one after another from one thread or actor commit in that order) and `completion`
+    /// runs once its group is durable, or with the error.
+    func submit<T: Sendable>(_ body: @escaping @Sendable (any LogWriter) throws -> T,
+                             completion: @escaping @Sendable (Result<T, any Error>) -> Void)
     /// Runs `body` against one consistent snapshot. Never `await` inside.
     func read<T>(_ body: (any LogReader) throws -> T) throws -> T
     /// The last durable sequence (0 for an empty log).
@@ -120,6 +126,19 @@ extension EventStore {
 }
 
 extension LogReader {
+    /// Visits every stream and its head, in name order, until `body` returns false.
+    public func forEachStream(_ body: (String, StreamHead) throws -> Bool) throws {
+        try forEachStream(from: "", body)
+    }
+
+    /// Visits the streams whose names start with `prefix`, in name order.
+    public func forEachStream(prefix: String, _ body: (String, StreamHead) throws -> Bool) throws {
+        try forEachStream(from: prefix) { name, head in
+            guard name.utf8.starts(with: prefix.utf8) else { return false }
+            return try body(name, head)
+        }
+    }
+
     public func record(at sequence: UInt64) throws -> RecordedEvent? {
         try withRawRecord(at: sequence) { try RecordFormat.decode($0) }
     }

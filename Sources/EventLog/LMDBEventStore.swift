@@ -228,30 +228,38 @@ public final class LMDBEventStore: EventStore, @unchecked Sendable {
     }
 
     public func write<T: Sendable>(_ body: @escaping @Sendable (any LogWriter) throws -> T) async throws -> T {
-        if options.readOnly { throw EventLogError(.readOnly, "this store was opened read-only") }
-        let box = ResultBox<T>()
-        return try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, any Error>) in
-            let request = WriteRequest(run: { w in box.value = try body(w) }, finish: { result in
-                switch result {
-                case .success:
-                    guard let v = box.value else {
-                        c.resume(throwing: EventLogError(.corrupted, "write finished without a result"))
-                        return
-                    }
-                    c.resume(returning: v)
-                case .failure(let e): c.resume(throwing: e)
-                }
-            })
-            queueCondition.lock()
-            if stopping {
-                queueCondition.unlock()
-                c.resume(throwing: EventLogError(.closed, "the event store is closing"))
-                return
-            }
-            queue.append(request)
-            queueCondition.signal()
-            queueCondition.unlock()
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, any Error>) in
+            submit(body) { c.resume(with: $0) }
         }
+    }
+
+    public func submit<T: Sendable>(_ body: @escaping @Sendable (any LogWriter) throws -> T,
+                                    completion: @escaping @Sendable (Result<T, any Error>) -> Void) {
+        if options.readOnly {
+            completion(.failure(EventLogError(.readOnly, "this store was opened read-only")))
+            return
+        }
+        let box = ResultBox<T>()
+        let request = WriteRequest(run: { w in box.value = try body(w) }, finish: { result in
+            switch result {
+            case .success:
+                guard let v = box.value else {
+                    completion(.failure(EventLogError(.corrupted, "write finished without a result")))
+                    return
+                }
+                completion(.success(v))
+            case .failure(let e): completion(.failure(e))
+            }
+        })
+        queueCondition.lock()
+        if stopping {
+            queueCondition.unlock()
+            completion(.failure(EventLogError(.closed, "the event store is closing")))
+            return
+        }
+        queue.append(request)
+        queueCondition.signal()
+        queueCondition.unlock()
     }
 
     /// Finishes every queued write, then closes the environment and releases the folder lock.
@@ -582,9 +590,9 @@ class LMDBReader: LogReader {
         return StreamHead(version: Keys.readU64(v), lastSequence: Keys.readU64(v, at: 8))
     }
 
-    func forEachStream(_ body: (String, StreamHead) throws -> Bool) throws {
+    func forEachStream(from start: String, _ body: (String, StreamHead) throws -> Bool) throws {
         try txn.withCursor(dbs.heads) { c in
-            var cur = try c.get(MDB_FIRST)
+            var cur = start.isEmpty ? try c.get(MDB_FIRST) : try c.get(MDB_SET_RANGE, key: Array(start.utf8))
             while let e = cur {
                 let name = String(decoding: e.key, as: UTF8.self)
                 if try !body(name, try Self.decodeHead(name, e.value)) { return }

@@ -33,6 +33,15 @@ public final class MemoryEventStore: EventStore, @unchecked Sendable {
     }
 
     public func write<T: Sendable>(_ body: @escaping @Sendable (any LogWriter) throws -> T) async throws -> T {
+        try run(body)
+    }
+
+    public func submit<T: Sendable>(_ body: @escaping @Sendable (any LogWriter) throws -> T,
+                                    completion: @escaping @Sendable (Result<T, any Error>) -> Void) {
+        completion(Result { try run(body) })
+    }
+
+    private func run<T>(_ body: (any LogWriter) throws -> T) throws -> T {
         let (value, head): (T, UInt64) = try tables.withLock { t in
             let txn = MemoryTxn(tables: t, clock: clock)
             let v = try body(txn)
@@ -81,8 +90,10 @@ final class MemoryTxn: LogWriter, AppendBackend {
 
     func streamHead(_ stream: String) throws -> StreamHead? { tables.heads[stream] }
 
-    func forEachStream(_ body: (String, StreamHead) throws -> Bool) throws {
-        for name in tables.heads.keys.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
+    func forEachStream(from start: String, _ body: (String, StreamHead) throws -> Bool) throws {
+        let from = Array(start.utf8)
+        for name in tables.heads.keys.filter({ !Array($0.utf8).lexicographicallyPrecedes(from) })
+            .sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
             if let h = tables.heads[name], try !body(name, h) { return }
         }
     }

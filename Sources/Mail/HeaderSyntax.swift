@@ -112,7 +112,7 @@ enum HeaderSyntax {
         var angle: String? = nil, angleBuf = "", inAngle = false
         func clean(_ s: String?) -> String? {
             guard let s else { return nil }
-            let t = MailEncoding.decodeEncodedWords(s).trimmingCharacters(in: .whitespaces)
+            let t = MailEncoding.decodeEncodedWords(s.replacingOccurrences(of: " @ ", with: "@")).trimmingCharacters(in: .whitespaces)
             return t.isEmpty ? nil : t
         }
         func finish() {

@@ -150,8 +150,8 @@ public enum MailEncoding {
         let enc = u[j + 1] | 0x20, textStart = j + 3
         guard enc == 0x62 || enc == 0x71 else { return nil }
         var k = textStart
-        while k + 1 < u.count, !(u[k] == 0x3F && u[k + 1] == 0x3D) { k += 1 }
-        guard k + 1 < u.count else { return nil }
+        while k + 1 < u.count, k - textStart < 4096, !(u[k] == 0x3F && u[k + 1] == 0x3D) { k += 1 }
+        guard k + 1 < u.count, u[k] == 0x3F, u[k + 1] == 0x3D else { return nil }
         let text = u[textStart..<k]
         if enc == 0x62 { return (charset, base64Decode(text), k + 2) }
         var out: [UInt8] = [], t = textStart

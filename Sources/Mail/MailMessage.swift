@@ -152,7 +152,7 @@ public struct MailMessage: Sendable {
         case "multipart/related":
             let start = p.params["start"].flatMap { HeaderSyntax.messageIds($0).first }
             let root = p.children.first { c in start != nil && c.header("content-id").flatMap { HeaderSyntax.messageIds($0).first } == start }
-            return (root ?? p.children[0]).flatMap(chooseBody)
+            return chooseBody(root ?? p.children[0])
         default:
             for c in p.children { if let b = chooseBody(c) { return b } }
             return nil
@@ -234,7 +234,10 @@ final class MIMEParser {
         guard let boundary = part.params["boundary"], !boundary.isEmpty else {
             note("multipart without boundary: body treated as text/plain"); part.type = "text/plain"; return part
         }
-        let ranges = split(part.body, boundary: boundary)
+        var ranges = split(part.body, boundary: boundary)
+        if ranges.count > Self.maxParts - partCount {
+            note("more than \(Self.maxParts) MIME parts: the rest ignored"); ranges = Array(ranges.prefix(max(0, Self.maxParts - partCount)))
+        }
         if ranges.isEmpty { note("boundary not found in multipart body: treated as text/plain"); part.type = "text/plain"; return part }
         let childDefault = part.type == "multipart/digest" ? "message/rfc822" : "text/plain"
         part.children = ranges.map { self.part($0, depth: depth + 1, defaultType: childDefault) }
@@ -257,6 +260,7 @@ final class MIMEParser {
             } else if let colon = raw[i..<min(contentEnd, i + 256)].firstIndex(of: 0x3A),
                       case let name = raw[i..<colon].reversed().drop(while: { $0 == 0x20 || $0 == 0x09 }).reversed(),
                       !name.isEmpty, name.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) {
+                if contentEnd - colon > Self.maxValueBytes { note("header value longer than 64 KiB truncated") }
                 if fields.count < Self.maxFields {
                     fields.append((String(decoding: name, as: UTF8.self), Array(raw[(colon + 1)..<min(contentEnd, colon + 1 + Self.maxValueBytes)])))
                 } else { note("more than \(Self.maxFields) header fields: rest ignored") }

@@ -75,9 +75,9 @@ enum MailText {
                 case "li" where !closing: lineBreak(); emit(Array("- ".utf8))
                 case "td", "th": pendingSpace = true
                 case "pre": pre = max(0, pre + (closing ? -1 : 1)); lineBreak(blank: true)
-                case "a" where !closing: links.append((attribute("href", in: attrs), out.count))
+                case "a" where !closing: if links.count < 64 { links.append((attribute("href", in: attrs), out.count)) }
                 case "a":
-                    guard let link = links.popLast() else { break }
+                    guard let link = links.popLast(), out.count - link.start < 2000 else { break }
                     let textPart = String(decoding: out[min(link.start, out.count)...], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
                     let href = link.href, lowerHref = href.lowercased()
                     if !textPart.isEmpty, !href.isEmpty, href != textPart, lowerHref != "mailto:" + textPart.lowercased(),
@@ -144,7 +144,8 @@ enum MailText {
             let flowed = line != "-- " && line.hasSuffix(" ")
             let content = flowed && delsp ? String(line.dropLast()) : String(line)
             if let c = cur, depth != curDepth { out.append(prefix(curDepth) + c); cur = nil }
-            cur = (cur ?? "") + content; curDepth = depth
+            if cur == nil { cur = content } else { cur!.append(content) }
+            curDepth = depth
             if !flowed { out.append(prefix(depth) + cur!); cur = nil }
         }
         if let c = cur { out.append(prefix(curDepth) + c) }

@@ -379,6 +379,7 @@ func gmailMessage() -> [UInt8] {
     // A truncated header block, an empty input, and a body that is only a boundary.
     #expect(MailMessage.parse(Array("Subject: cut".utf8)).subject == "cut")
     #expect(MailMessage.parse([UInt8]()).text == "")
+    #expect(MailMessage.parse(Data("Subject: d\r\n\r\nx".utf8)).text == "x")
     let nb = MailMessage.parse(wire("Content-Type: multipart/mixed; boundary=Q\n\nno parts here\n"))
     #expect(nb.text == "no parts here\n" && nb.problems.contains("boundary not found in multipart body: treated as text/plain"))
 }
@@ -450,6 +451,8 @@ func gmailMessage() -> [UInt8] {
     #expect(a("=?UTF-8?Q?=D0=98=D0=B2=D0=B0=D0=BD?= =?UTF-8?Q?_=D0=9F?= <i@p.example>") == [MailAddress(name: "Иван П", address: "i@p.example")])
     #expect(a("broken <unterminated@x.example") == [MailAddress(name: "broken", address: "unterminated@x.example")])
     #expect(a("no address here, ,,") == [])
+    #expect(a("bob@x.example <bob@x.example>, bob@x.example <other@x.example>") ==
+        [MailAddress(address: "bob@x.example"), MailAddress(name: "bob@x.example", address: "other@x.example")])
     #expect(HeaderSyntax.messageIds("<a@b> (comment <x@y>) <c@d>") == ["a@b", "c@d"])
     #expect(HeaderSyntax.messageIds("bare@id.example") == ["bare@id.example"])
 }
@@ -558,4 +561,20 @@ func gmailMessage() -> [UInt8] {
             #expect(n == a.decodedBytes().count)
         }
     }
+}
+
+@Test func pathologicalInputsStayBounded() {
+    let clock = ContinuousClock(), start = clock.now
+    let words = String(repeating: "=?utf-8?q?", count: 10_000)
+    let m1 = MailMessage.parse(wire("Subject: \(words)\nContent-Type: text/html\n\n" + String(repeating: "<a href=\"http://x\">", count: 50_000)
+        + "text" + String(repeating: "</a>", count: 50_000) + String(repeating: "<!--", count: 2_000)))
+    #expect(m1.headers[0].value.utf8.count == 1 << 16 - 1, "header value capped at 64 KiB (minus the leading space)")
+    #expect(m1.problems.contains("header value longer than 64 KiB truncated") && m1.text.hasPrefix("text"))
+    let parts = (0..<12_000).map { "--b\n\npart \($0)\n" }.joined()
+    let m2 = MailMessage.parse(wire("Content-Type: multipart/mixed; boundary=b\n\n" + parts + "--b--\n"))
+    #expect(m2.problems.contains("more than 10000 MIME parts: the rest ignored"))
+    #expect(m2.text == "part 0" && m2.attachments.count == 9_998)
+    let flowed = MailMessage.parse(wire("Content-Type: text/plain; format=flowed\n\n" + String(repeating: "word \n", count: 50_000) + "end\n"))
+    #expect(flowed.text.hasSuffix("word end\n") && flowed.text.count == 50_000 * 5 + 4)
+    #expect(clock.now - start < .seconds(15))
 }

@@ -1,10 +1,22 @@
 import EventLog
 import Foundation
+import SupportDesk
 
 /// Turns a payload into JSON for people. Types known to the tool are decoded by their registry
 /// (hooked in by the domain module); any payload that already is JSON is shown as such; the rest is base64.
 enum PayloadRendering {
-    nonisolated(unsafe) static var renderers: [(String, UInt16, [UInt8]) -> String?] = []
+    /// Known event types are decoded by the domain's codec (older schemas upgraded) and printed as
+    /// JSON; anything else that looks like JSON is printed as it is; the rest as base64.
+    nonisolated(unsafe) static var renderers: [(String, UInt16, [UInt8]) -> String?] = [deskEvent]
+
+    static func deskEvent(type: String, schemaVersion: UInt16, bytes: [UInt8]) -> String? {
+        guard EventCodec.isKnown(type),
+              let event = try? EventCodec.decode(type: type, schemaVersion: schemaVersion, payload: bytes) else { return nil }
+        let encoder = EventCodec.makeEncoder()
+        encoder.outputFormatting.insert(.sortedKeys)
+        guard let data = try? encoder.encode(event.payload) else { return nil }
+        return String(decoding: data, as: UTF8.self)
+    }
 
     static func render(type: String, schemaVersion: UInt16, bytes: [UInt8]) -> (json: String?, base64: String?) {
         for r in renderers {

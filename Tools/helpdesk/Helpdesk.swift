@@ -7,7 +7,7 @@ struct HelpdeskTool: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "helpdesk",
         abstract: "An event-sourced help desk on LMDB.",
-        subcommands: [Dump.self, Verify.self, Stats.self, Backup.self, Restore.self])
+        subcommands: [Dump.self, Verify.self, Stats.self, Backup.self, Restore.self, Generate.self])
 }
 
 /// `--data DIR` for every subcommand: default `$HELPDESK_DATA`, else `./data`.
