@@ -277,7 +277,7 @@ public actor CommandProcessor {
         let missing = numbers.filter { state.tickets[$0] == nil && $0 >= 1 && $0 <= state.lastTicketNumber }
         if !missing.isEmpty {
             let decoder = EventCodec.makeDecoder()
-            var loaded = state
+            var loaded = DeskState()  // ticket events fold on their own; never copy the whole state
             try store.read { r in
                 for n in missing {
                     try r.forEachStreamRecord(Streams.ticket(n), from: 1, backward: false) { _, raw in

@@ -36,6 +36,12 @@ public struct HistoryGenerator: Sendable {
     public let options: Options
     public init(_ options: Options) { self.options = options }
 
+    /// Creates only the account, staff, calendars, tiers, formulas, organisations and contacts.
+    public func setUp(on processor: CommandProcessor) async throws {
+        var rng = SplitMix64(seed: options.seed)
+        for c in setupCommands(&rng, at: options.start) { _ = try await processor.execute(c) }
+    }
+
     /// Runs the whole history. Requires a log without an account.
     public func run(on processor: CommandProcessor, progress: (@Sendable (Int, Int) -> Void)? = nil) async throws -> Summary {
         var rng = SplitMix64(seed: options.seed)

@@ -43,19 +43,22 @@ struct Decider {
     let at: Date
     var events: [DeskEvent] = []
     var outcome = CommandOutcome()
-    /// State as the events decided so far leave it (multi-event commands check against it).
-    var working: DeskState
+    /// Contacts created by this command so far (a ticket from an unknown sender creates its contact
+    /// first). The state itself is never copied: a decision reads it and this overlay only.
+    var createdContacts: [ContactId: ContactState] = [:]
 
     init(state: DeskState, actor: Party, at: Date) {
         self.state = state
         self.actor = actor
         self.at = at
-        working = state
     }
 
     mutating func emit(_ e: DeskEvent) {
         events.append(e)
-        working.evolve(e, at: at)
+        if case .contactCreated(let c) = e {
+            createdContacts[c.contact] = ContactState(id: c.contact, name: c.name, emails: c.emails, phones: c.phones,
+                                                      organisation: c.organisation, language: c.language, automatic: c.automatic)
+        }
     }
 
     mutating func run(_ body: CommandBody) throws(DomainError) -> Decision {
@@ -351,9 +354,9 @@ struct Decider {
             guard let ref = open.contact else { throw fail(.invalid, "say who the ticket is from (contact id, e-mail or phone)") }
             contactId = try resolveOrCreate(ref, organisation: open.organisation, language: open.language)
         }
-        let contact = working.contacts[contactId]!
+        let contact = try liveContact(contactId)
         let org = open.organisation ?? contact.organisation
-        if let org, working.organisations[org] == nil { throw fail(.notFound, "no organisation '\(org)'") }
+        if let org, state.organisations[org] == nil { throw fail(.notFound, "no organisation '\(org)'") }
         let number = state.lastTicketNumber + 1
         try openTicketEvent(number: number, channel: open.channel, subject: open.subject, body: open.body,
                             contact: contactId, organisation: org, language: open.language ?? contact.language,
@@ -367,15 +370,15 @@ struct Decider {
         var premium = false
         var refused: String?
         if askedPremium {
-            if let org = organisation, let o = working.organisations[org] {
+            if let org = organisation, let o = state.organisations[org] {
                 if o.premiumLeft > 0 { premium = true } else { refused = "\(o.name) has no premium tickets left" }
             } else {
                 refused = "premium tickets need an organisation with a quota"
             }
         }
-        let due = Desk.dueTimes(state: working, organisation: organisation, at: at)
-        var participants = Set(working.account.workingStaff)
-        participants.formUnion(working.account.brain.filter { working.account.staff[$0]?.active == true })
+        let due = Desk.dueTimes(state: state, organisation: organisation, at: at)
+        var participants = Set(state.account.workingStaff)
+        participants.formUnion(state.account.brain.filter { state.account.staff[$0]?.active == true })
         emit(.ticketOpened(TicketOpened(ticket: number, channel: channel, subject: subject, body: body, contact: contact,
                                         organisation: organisation, language: language, openedBy: actor, premium: premium,
                                         premiumRefused: refused, participants: participants.sorted(), tierId: due.tier,
@@ -540,9 +543,9 @@ struct Decider {
             return try liveContact(id).id
         case .email(let address, let name):
             try email(address)
-            if let known = working.contactByEmail[normalisedEmail(address)] { return working.survivor(of: known) }
+            if let known = state.contactByEmail[normalisedEmail(address)] { return state.survivor(of: known) }
             let domain = String(normalisedEmail(address).split(separator: "@").last ?? "")
-            let org = organisation ?? working.organisations.values.filter { $0.domains.contains(domain) }.map(\.id).min()
+            let org = organisation ?? state.organisations.values.filter { $0.domains.contains(domain) }.map(\.id).min()
             let id = newContactId()
             let display = name.flatMap { $0.isEmpty ? nil : $0 } ?? String(address.split(separator: "@").first ?? "")
             try createContact(id: id, name: display, emails: [address], phones: [], organisation: org, language: language, automatic: true)
@@ -550,7 +553,7 @@ struct Decider {
         case .phone(let phone, let name):
             let p = normalisedPhone(phone)
             guard p.filter(\.isNumber).count >= 3 else { throw fail(.invalid, "'\(phone)' is not a phone number") }
-            if let known = working.contactByPhone[p] { return working.survivor(of: known) }
+            if let known = state.contactByPhone[p] { return state.survivor(of: known) }
             let id = newContactId()
             try createContact(id: id, name: name ?? phone, emails: [], phones: [phone], organisation: organisation,
                               language: language, automatic: true)
@@ -559,8 +562,8 @@ struct Decider {
     }
 
     func newContactId() -> ContactId {
-        var n = working.contacts.count + 1
-        while working.contacts["auto-\(n)"] != nil { n += 1 }
+        var n = state.contacts.count + createdContacts.count + 1
+        while state.contacts["auto-\(n)"] != nil || createdContacts["auto-\(n)"] != nil { n += 1 }
         return "auto-\(n)"
     }
 
@@ -570,28 +573,28 @@ struct Decider {
         guard !emails.isEmpty || !phones.isEmpty || !automatic else { throw fail(.invalid, "a contact needs an address") }
         for m in emails {
             try email(m)
-            try addressIsFree(m, kind: "e-mail address", owner: working.contactByEmail[normalisedEmail(m)], for: id)
+            try addressIsFree(m, kind: "e-mail address", owner: state.contactByEmail[normalisedEmail(m)], for: id)
         }
         for p in phones {
             guard normalisedPhone(p).filter(\.isNumber).count >= 3 else { throw fail(.invalid, "'\(p)' is not a phone number") }
-            try addressIsFree(p, kind: "phone", owner: working.contactByPhone[normalisedPhone(p)], for: id)
+            try addressIsFree(p, kind: "phone", owner: state.contactByPhone[normalisedPhone(p)], for: id)
         }
-        if let organisation, working.organisations[organisation] == nil { throw fail(.notFound, "no organisation '\(organisation)'") }
+        if let organisation, state.organisations[organisation] == nil { throw fail(.notFound, "no organisation '\(organisation)'") }
         emit(.contactCreated(ContactCreated(contact: id, name: name, emails: emails.map(normalisedEmail),
                                             phones: phones.map(normalisedPhone), organisation: organisation,
-                                            language: language ?? working.account.defaultLanguage, automatic: automatic)))
+                                            language: language ?? state.account.defaultLanguage, automatic: automatic)))
     }
 
     func addressIsFree(_ value: String, kind: String, owner: ContactId?, for id: ContactId) throws(DomainError) {
-        if let owner, working.survivor(of: owner) != id {
-            throw fail(.conflict, "the \(kind) \(value) already belongs to contact '\(working.survivor(of: owner))'; merge the contacts instead")
+        if let owner, state.survivor(of: owner) != id {
+            throw fail(.conflict, "the \(kind) \(value) already belongs to contact '\(state.survivor(of: owner))'; merge the contacts instead")
         }
     }
 
     /// A contact that exists and is not merged away (a merged id resolves to nothing: say where it went).
     func liveContact(_ id: ContactId) throws(DomainError) -> ContactState {
-        guard let c = working.contacts[id] else { throw fail(.notFound, "no contact '\(id)'") }
-        if let into = c.mergedInto { throw fail(.conflict, "contact '\(id)' was merged into '\(working.survivor(of: into))'") }
+        guard let c = createdContacts[id] ?? state.contacts[id] else { throw fail(.notFound, "no contact '\(id)'") }
+        if let into = c.mergedInto { throw fail(.conflict, "contact '\(id)' was merged into '\(state.survivor(of: into))'") }
         return c
     }
 
@@ -620,7 +623,7 @@ struct Decider {
     }
 
     func ticket(_ n: TicketNumber) throws(DomainError) -> TicketState {
-        guard let t = working.tickets[n] else { throw fail(.notFound, "no ticket #\(n)") }
+        guard let t = state.tickets[n] else { throw fail(.notFound, "no ticket #\(n)") }
         if case .contact(let me) = actor { try requireContactAccess(me, t) }
         return t
     }
