@@ -192,12 +192,11 @@ public actor CommandProcessor {
         let metadata = EventMetadata(actor: command.actor.description, correlationId: command.id)
         let frozenParts = parts
         let body: @Sendable (any LogWriter) throws -> CommandOutcome = { w in
-            let encoder = EventCodec.makeEncoder()
             var appends: [StreamAppend] = []
             appends.reserveCapacity(frozenParts.count)
             for p in frozenParts {
                 let events = try p.events.map { e -> NewEvent in
-                    let enc = try EventCodec.encode(e, with: encoder)
+                    let enc = try EventCodec.encode(e)
                     return NewEvent(type: enc.type, schemaVersion: enc.schemaVersion, timestamp: at, metadata: metadata, payload: enc.payload)
                 }
                 appends.append(StreamAppend(stream: p.stream, expected: p.expected, events: events))
@@ -216,7 +215,7 @@ public actor CommandProcessor {
                 try w.put(Self.lastTicketKey, Self.ticketKey(n), in: Self.metaDB)
             }
             if let commandId {
-                try w.put(Array(commandId.utf8), Array(try encoder.encode(result)), in: Self.commandsDB)
+                try w.put(Array(commandId.utf8), try CompactCoding.encode(result), in: Self.commandsDB)
             }
             return result
         }
@@ -308,7 +307,7 @@ public actor CommandProcessor {
     private func storedOutcome(_ id: String) throws -> CommandOutcome? {
         guard !id.isEmpty, id.utf8.count <= 300 else { throw DomainError(.invalid, "a command id is 1…300 bytes") }
         guard let bytes = try store.read({ try $0.get(Array(id.utf8), in: Self.commandsDB) }) else { return nil }
-        return try EventCodec.makeDecoder().decode(CommandOutcome.self, from: Data(bytes))
+        return try CompactCoding.decode(CommandOutcome.self, from: bytes)
     }
 
     static func ticketKey(_ n: TicketNumber) -> [UInt8] { withUnsafeBytes(of: UInt64(n).bigEndian) { Array($0) } }

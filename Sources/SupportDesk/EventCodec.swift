@@ -1,11 +1,14 @@
 import Foundation
 
-/// Turns events into log payloads (JSON) and back, upgrading older schema versions.
+/// Turns events into log payloads and back, upgrading older schema versions.
+///
+/// Payloads are written in `CompactCoding` (keyed binary, several times faster than Foundation's JSON
+/// coders); payloads that are JSON (a `{` first) are read too, so events written as JSON — by hand,
+/// by an importer, or by early builds — still decode. `helpdesk dump` shows every payload as JSON.
 ///
 /// Rules for changing an event (docs/domain.md): adding an optional field needs nothing; anything
 /// else bumps the type's `schemaVersion` and adds an upgrade here from the old shape, so history
-/// written years ago still decodes. Dates are ISO 8601 with whole seconds (the domain rounds them),
-/// so a decoded event equals the one that was written.
+/// written years ago still decodes.
 public enum EventCodec {
     public struct Encoded: Sendable, Hashable {
         public var type: String
@@ -35,25 +38,37 @@ public enum EventCodec {
         return d
     }
 
-    public static func encode(_ event: DeskEvent, with encoder: JSONEncoder = makeEncoder()) throws -> Encoded {
+    public static func encode(_ event: DeskEvent) throws -> Encoded {
         let p = event.payload
         let kind = Swift.type(of: p)
-        return Encoded(type: kind.type, schemaVersion: kind.schemaVersion, payload: Array(try encoder.encode(p)))
+        return Encoded(type: kind.type, schemaVersion: kind.schemaVersion, payload: try CompactCoding.encode(p))
     }
 
     public static func isKnown(_ type: String) -> Bool { byType[type] != nil }
 
     /// Decodes a payload of `type` written with `schemaVersion`, upgrading it when it is older.
     public static func decode(type: String, schemaVersion: UInt16, payload: some ContiguousBytes & Sendable,
-                              with decoder: JSONDecoder = makeDecoder()) throws -> DeskEvent {
+                              with decoder: JSONDecoder? = nil) throws -> DeskEvent {
         guard let kind = byType[type], schemaVersion <= kind.schemaVersion, schemaVersion >= 1 else {
             throw UnknownEvent(type: type, schemaVersion: schemaVersion)
         }
-        let data = payload.withUnsafeBytes { Data($0) }
-        if schemaVersion < kind.schemaVersion {
-            return try upgrade(type: type, from: schemaVersion, data, decoder)
+        return try payload.withUnsafeBytes { raw -> DeskEvent in
+            let payload = Payload(raw: raw, decoder: decoder)
+            if schemaVersion < kind.schemaVersion {
+                return try upgrade(type: type, from: schemaVersion, payload)
+            }
+            return try payload.decode(kind).event
         }
-        return try decoder.decode(kind, from: data).event
+    }
+
+    /// A stored payload in either form.
+    struct Payload {
+        let raw: UnsafeRawBufferPointer
+        let decoder: JSONDecoder?
+        func decode<T: Decodable>(_ type: T.Type) throws -> T {
+            if raw.first == CompactCoding.marker { return try CompactCoding.decode(type, from: raw) }
+            return try (decoder ?? EventCodec.makeDecoder()).decode(type, from: Data(raw))
+        }
     }
 
     // MARK: Upgrades of older schemas
@@ -66,10 +81,10 @@ public enum EventCodec {
         var stars: Int
     }
 
-    static func upgrade(type: String, from version: UInt16, _ data: Data, _ decoder: JSONDecoder) throws -> DeskEvent {
+    static func upgrade(type: String, from version: UInt16, _ payload: Payload) throws -> DeskEvent {
         switch (type, version) {
         case (AnswerRated.type, 1):
-            let old = try decoder.decode(AnswerRatedV1.self, from: data)
+            let old = try payload.decode(AnswerRatedV1.self)
             let score = min(5, max(1, (old.stars + 1) / 2))
             return .answerRated(AnswerRated(ticket: old.ticket, contact: old.contact, comment: old.comment,
                                             score: score, text: nil))
