@@ -32,13 +32,16 @@ let package = Package(
         .target(name: "SupportDesk", dependencies: ["BusinessTime", "PayrollFormula"], path: "Sources/SupportDesk"),
         // Runs the domain against the log: the command processor, the escalation timer, the generator.
         .target(name: "DeskEngine", dependencies: ["SupportDesk", "EventLog"], path: "Sources/DeskEngine"),
+        // Read models and reports rebuilt from the log (top-level folder, as the design card says).
+        .target(name: "Projections", dependencies: ["SupportDesk", "EventLog", "BusinessTime", "PayrollFormula"],
+                path: "Projections"),
         // The one command-line tool.
         .executableTarget(name: "helpdesk",
-                          dependencies: ["EventLog", "SupportDesk", "DeskEngine",
+                          dependencies: ["EventLog", "SupportDesk", "DeskEngine", "Projections",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Tools/helpdesk"),
         .executableTarget(name: "helpdesk-bench",
-                          dependencies: ["EventLog", "SupportDesk", "DeskEngine",
+                          dependencies: ["EventLog", "SupportDesk", "DeskEngine", "Projections",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Tools/helpdesk-bench"),
         // A child process for the crash-safety test: appends and prints acknowledged sequences until killed.

@@ -92,7 +92,7 @@ final class Sink {
     func open(_ tag: UInt8) -> Int {
         bytes.append(tag)
         let at = bytes.count
-        bytes.append(contentsOf: [0, 0, 0, 0, 0, 0, 0, 0])
+        bytes.append(contentsOf: [4, 0, 0, 0, 0, 0, 0, 0])  // length 4 (just the count), count 0
         return at
     }
 

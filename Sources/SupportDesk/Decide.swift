@@ -651,8 +651,9 @@ struct Decider {
     }
 
     func text(_ s: String, _ what: String, max: Int, allowEmpty: Bool = false) throws(DomainError) {
-        if !allowEmpty, s.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { throw fail(.invalid, "\(what) is empty") }
-        if s.utf8.count > max * 4 || s.count > max { throw fail(.invalid, "\(what) is longer than \(max) characters") }
+        if !allowEmpty, !s.unicodeScalars.contains(where: { !$0.properties.isWhitespace }) { throw fail(.invalid, "\(what) is empty") }
+        let bytes = s.utf8.count
+        if bytes > max * 4 || (bytes > max && s.count > max) { throw fail(.invalid, "\(what) is longer than \(max) characters") }
     }
 
     func email(_ s: String) throws(DomainError) {

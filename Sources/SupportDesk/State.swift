@@ -22,7 +22,7 @@ public struct FormulaVersion: Sendable, Hashable, Codable {
 }
 
 /// Account configuration (stream `account`).
-public struct AccountState: Sendable, Hashable {
+public struct AccountState: Sendable, Hashable, Codable {
     public var version: UInt64 = 0
     public var created = false
     public var name = ""
@@ -50,7 +50,7 @@ public struct AccountState: Sendable, Hashable {
     }
 }
 
-public struct OrganisationState: Sendable, Hashable {
+public struct OrganisationState: Sendable, Hashable, Codable {
     public var id: OrganisationId
     public var version: UInt64 = 0
     public var name: String
@@ -61,7 +61,7 @@ public struct OrganisationState: Sendable, Hashable {
     public var premiumLeft: Int { premiumBought - premiumUsed }
 }
 
-public struct ContactState: Sendable, Hashable {
+public struct ContactState: Sendable, Hashable, Codable {
     public var id: ContactId
     public var version: UInt64 = 0
     public var name: String
@@ -75,7 +75,7 @@ public struct ContactState: Sendable, Hashable {
     public var notes = 0
 }
 
-public struct CommentState: Sendable, Hashable {
+public struct CommentState: Sendable, Hashable, Codable {
     public var number: CommentNumber
     public var author: Party
     public var text: String
@@ -85,7 +85,7 @@ public struct CommentState: Sendable, Hashable {
     public var at: Date
 }
 
-public struct TicketState: Sendable, Hashable {
+public struct TicketState: Sendable, Hashable, Codable {
     public var number: TicketNumber
     public var version: UInt64 = 0
     public var status: TicketStatus = .new
@@ -119,7 +119,8 @@ public struct TicketState: Sendable, Hashable {
     public var closedAt: Date?
     public var evaluations: [StaffId: AnswerEvaluation] = [:]
     public var loggedMinutes: [StaffId: Int] = [:]
-    public var ratings = 0
+    /// Client ratings (R24), in order.
+    public var ratingScores: [Int] = []
     public var deliveries: [String: DeliveryStatus] = [:]
 
     /// Still waiting for the escalation rule: open, nobody responsible, not yet escalated.
@@ -320,7 +321,7 @@ extension TicketState {
         case .markedAsSpam: spam = true
         case .timeLogged(let e): loggedMinutes[e.staff, default: 0] += e.minutes
         case .answerEvaluated(let e): evaluations[e.staff] = e.evaluation
-        case .answerRated: ratings += 1
+        case .answerRated(let e): ratingScores.append(e.score)
         default: break
         }
     }

@@ -185,7 +185,7 @@ struct OpenTicketTests {
     @Test("a client cannot file a ticket under another organisation (and spend its premium quota)")
     func clientCannotChooseAnotherOrganisation() {
         withKnownIssue("openTicket takes OpenTicket.organisation from a client unchecked (Decide.swift:355)") {
-            do {
+            do throws(DomainError) {
                 let events = try when(state, c3, open(organisation: "acme", premium: true))
                 #expect(openedPayload(events)?.organisation == "globex")
                 #expect(!events.contains(.premiumQuotaUsed(PremiumQuotaUsed(organisation: "acme", ticket: 1))))

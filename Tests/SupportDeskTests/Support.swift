@@ -32,7 +32,7 @@ func when(_ state: DeskState, _ actor: Party, _ body: CommandBody, at: Date = t0
 @discardableResult
 func refusal(_ state: DeskState, _ actor: Party, _ body: CommandBody, at: Date = t0,
              sourceLocation: SourceLocation = #_sourceLocation) -> DomainError? {
-    do {
+    do throws(DomainError) {
         let events = try when(state, actor, body, at: at)
         Issue.record("expected a refusal, got \(events.map(\.type))", sourceLocation: sourceLocation)
         return nil
@@ -142,9 +142,9 @@ func accepted(_ n: TicketNumber, by: StaffId = "anna") -> DeskEvent {
     .ticketAccepted(TicketAccepted(ticket: n, by: by))
 }
 
-func commented(_ n: TicketNumber, _ number: CommentNumber, by author: Party, _ text: String, internal: Bool = false,
+func commented(_ n: TicketNumber, _ number: CommentNumber, by author: Party, _ text: String, internal isInternal: Bool = false,
                notify: [Party], attachments: [AttachmentRef] = []) -> DeskEvent {
-    .commentAdded(CommentAdded(ticket: n, comment: number, author: author, text: text, isInternal: internal, notify: notify,
+    .commentAdded(CommentAdded(ticket: n, comment: number, author: author, text: text, isInternal: isInternal, notify: notify,
                                attachments: attachments, channel: nil, externalId: nil))
 }
 
@@ -160,9 +160,9 @@ let ticket1Answered: [DeskEvent] = ticket1Accepted + [
 ]
 
 /// A comment command with the usual defaults.
-func commentBody(_ n: TicketNumber, _ text: String, internal: Bool = false, notify: [Party]? = nil,
+func commentBody(_ n: TicketNumber, _ text: String, internal isInternal: Bool = false, notify: [Party]? = nil,
                  attachments: [AttachmentRef] = []) -> CommandBody {
-    .comment(ticket: n, text: text, internal: internal, notify: notify, attachments: attachments, channel: nil, externalId: nil)
+    .comment(ticket: n, text: text, internal: isInternal, notify: notify, attachments: attachments, channel: nil, externalId: nil)
 }
 
 /// The only `TicketOpened` among `events`.

@@ -1,0 +1,257 @@
+import BusinessTime
+import EventLog
+import Foundation
+import SupportDesk
+
+/// The last thing that happened on a ticket (for the staff feed).
+public struct Activity: Sendable, Hashable, Codable {
+    public var sequence: UInt64
+    public var at: Date
+    public var type: String
+    public var actor: String?
+}
+
+/// One evaluated answer (R22), for payroll.
+public struct EvaluationEntry: Sendable, Hashable, Codable {
+    public var sequence: UInt64
+    public var ticket: TicketNumber
+    public var staff: StaffId
+    public var evaluation: AnswerEvaluation
+    /// When the ticket was closed with it (the formula in force then applies).
+    public var at: Date
+}
+
+/// Logged working time (R15), for payroll.
+public struct TimeEntry: Sendable, Hashable, Codable {
+    public var sequence: UInt64
+    public var ticket: TicketNumber
+    public var staff: StaffId
+    public var minutes: Int
+    public var on: LocalDate
+}
+
+/// The desk as every reader needs it: all tickets (with their threads, notify sets, SLA and
+/// evaluations), contacts, organisations and configuration, plus the feed order and payroll entries.
+/// The client view, staff feed, ticket detail, payroll, SLA and load reports are queries over it
+/// (see `DeskQueries`).
+///
+/// Persisted as rows in `proj.desk` (a ticket, contact or organisation per row, the account, and one
+/// row per payroll entry) in CompactCoding, written with the checkpoint.
+public final class DeskView: Projection, @unchecked Sendable {
+    public let name = "desk"
+    public let codeVersion = 1
+    public var databases: [String] { [Self.db] }
+    static let db = "proj.desk"
+
+    let lock = NSLock()
+    var state = DeskState()
+    var activity: [TicketNumber: Activity] = [:]
+    /// Append-only (sequence, ticket) in activity order; entries older than a ticket's current
+    /// activity are stale and skipped (compacted when they dominate).
+    var feed: [(UInt64, TicketNumber)] = []
+    var byContact: [ContactId: [TicketNumber]] = [:]
+    var byOrganisation: [OrganisationId: [TicketNumber]] = [:]
+    var evaluations: [EvaluationEntry] = []
+    var timeEntries: [TimeEntry] = []
+    var visibilityHistory: [(at: Date, settings: VisibilitySettings)] = []
+    var portalHistory: [ContactId: [(at: Date, granted: Bool)]] = [:]
+
+    // Rows changed since the last flush.
+    var dirtyTickets = Set<TicketNumber>()
+    var dirtyContacts = Set<ContactId>()
+    var dirtyOrganisations = Set<OrganisationId>()
+    var dirtyAccount = false
+    var newEvaluations = 0
+    var newTimeEntries = 0
+    var flushedEvaluations = 0
+    var flushedTimeEntries = 0
+
+    public init() {}
+
+    public func reset() {
+        lock.withLock {
+            state = DeskState()
+            activity = [:]
+            feed = []
+            byContact = [:]
+            byOrganisation = [:]
+            evaluations = []
+            timeEntries = []
+            visibilityHistory = []
+            portalHistory = [:]
+            dirtyTickets = []
+            dirtyContacts = []
+            dirtyOrganisations = []
+            dirtyAccount = false
+            flushedEvaluations = 0
+            flushedTimeEntries = 0
+        }
+    }
+
+    /// Runs `body` with the state locked (queries).
+    public func read<T>(_ body: (DeskView) throws -> T) rethrows -> T {
+        try lock.withLock { try body(self) }
+    }
+
+    public func apply(_ batch: [(event: DeskEvent, record: RecordedEvent)]) {
+        lock.withLock {
+            for (event, record) in batch { fold(event, record) }
+        }
+    }
+
+    func fold(_ event: DeskEvent, _ record: RecordedEvent) {
+        let at = record.timestamp
+        state.evolve(event, at: at)
+        switch event {
+        case .ticketOpened(let e):
+            byContact[e.contact, default: []].append(e.ticket)
+            if let org = e.organisation { byOrganisation[org, default: []].append(e.ticket) }
+        case .answerEvaluated(let e):
+            evaluations.append(EvaluationEntry(sequence: record.sequence, ticket: e.ticket, staff: e.staff, evaluation: e.evaluation, at: at))
+        case .timeLogged(let e):
+            timeEntries.append(TimeEntry(sequence: record.sequence, ticket: e.ticket, staff: e.staff, minutes: e.minutes, on: e.on))
+        case .visibilitySet(let e):
+            visibilityHistory.append((at, e.settings))
+        case .portalAccessChanged(let e):
+            portalHistory[e.contact, default: []].append((at, e.granted))
+        default: break
+        }
+        if let n = event.ticket {
+            activity[n] = Activity(sequence: record.sequence, at: at, type: record.type, actor: record.metadata.actor)
+            feed.append((record.sequence, n))
+            dirtyTickets.insert(n)
+        }
+        switch event.stream {
+        case Streams.account: dirtyAccount = true
+        case let s where s.hasPrefix("org-"): dirtyOrganisations.insert(String(s.dropFirst(4)))
+        case let s where s.hasPrefix("contact-"): dirtyContacts.insert(String(s.dropFirst(8)))
+        default: break
+        }
+        if feed.count > 1024, feed.count > 4 * activity.count { compactFeed() }
+    }
+
+    func compactFeed() {
+        feed = feed.filter { activity[$0.1]?.sequence == $0.0 }
+    }
+
+    // MARK: Persistence
+
+    struct TicketRow: Codable {
+        var ticket: TicketState
+        var activity: Activity?
+    }
+
+    struct AccountRow: Codable {
+        var account: AccountState
+        var lastTicketNumber: TicketNumber
+        var visibility: [VisibilityChange]
+    }
+
+    struct VisibilityChange: Codable {
+        var at: Date
+        var settings: VisibilitySettings
+    }
+
+    struct ContactRow: Codable {
+        var contact: ContactState
+        var portal: [PortalChange]
+    }
+
+    struct PortalChange: Codable {
+        var at: Date
+        var granted: Bool
+    }
+
+    enum Kind: UInt8 { case account = 0x61, contact = 0x63, evaluation = 0x65, organisation = 0x6F, ticket = 0x74, time = 0x77 }
+
+    static func key(_ kind: Kind, _ rest: [UInt8]) -> [UInt8] { [kind.rawValue] + rest }
+    static func be(_ v: UInt64) -> [UInt8] { withUnsafeBytes(of: v.bigEndian) { Array($0) } }
+
+    public func flush(into w: any LogWriter) throws {
+        try lock.withLock {
+            for n in dirtyTickets {
+                guard let t = state.tickets[n] else { continue }
+                try w.put(Self.key(.ticket, Self.be(UInt64(n))), try CompactCoding.encode(TicketRow(ticket: t, activity: activity[n])), in: Self.db)
+            }
+            for id in dirtyContacts {
+                guard let c = state.contacts[id] else { continue }
+                let portal = (portalHistory[id] ?? []).map { PortalChange(at: $0.at, granted: $0.granted) }
+                try w.put(Self.key(.contact, Array(id.utf8)), try CompactCoding.encode(ContactRow(contact: c, portal: portal)), in: Self.db)
+            }
+            for id in dirtyOrganisations {
+                guard let o = state.organisations[id] else { continue }
+                try w.put(Self.key(.organisation, Array(id.utf8)), try CompactCoding.encode(o), in: Self.db)
+            }
+            if dirtyAccount || !dirtyTickets.isEmpty {
+                let row = AccountRow(account: state.account, lastTicketNumber: state.lastTicketNumber,
+                                     visibility: visibilityHistory.map { VisibilityChange(at: $0.at, settings: $0.settings) })
+                try w.put(Self.key(.account, []), try CompactCoding.encode(row), in: Self.db)
+            }
+            for e in evaluations[flushedEvaluations...] {
+                try w.put(Self.key(.evaluation, Self.be(e.sequence)), try CompactCoding.encode(e), in: Self.db)
+            }
+            for e in timeEntries[flushedTimeEntries...] {
+                try w.put(Self.key(.time, Self.be(e.sequence)), try CompactCoding.encode(e), in: Self.db)
+            }
+        }
+    }
+
+    public func didFlush() {
+        lock.withLock {
+            dirtyTickets = []
+            dirtyContacts = []
+            dirtyOrganisations = []
+            dirtyAccount = false
+            flushedEvaluations = evaluations.count
+            flushedTimeEntries = timeEntries.count
+        }
+    }
+
+    public func load(from r: any LogReader) throws {
+        reset()
+        try lock.withLock {
+            try r.scan(Self.db, from: []) { k, v in
+                guard let kind = k.first.flatMap(Kind.init(rawValue:)) else { return true }
+                switch kind {
+                case .ticket:
+                    let row = try CompactCoding.decode(TicketRow.self, from: v)
+                    let t = row.ticket
+                    state.tickets[t.number] = t
+                    activity[t.number] = row.activity
+                    byContact[t.contact, default: []].append(t.number)
+                    if let org = t.organisation { byOrganisation[org, default: []].append(t.number) }
+                case .contact:
+                    let row = try CompactCoding.decode(ContactRow.self, from: v)
+                    state.contacts[row.contact.id] = row.contact
+                    portalHistory[row.contact.id] = row.portal.map { ($0.at, $0.granted) }
+                    for m in row.contact.emails { state.contactByEmail[normalisedEmail(m)] = row.contact.id }
+                    for p in row.contact.phones { state.contactByPhone[normalisedPhone(p)] = row.contact.id }
+                case .organisation:
+                    let o = try CompactCoding.decode(OrganisationState.self, from: v)
+                    state.organisations[o.id] = o
+                case .account:
+                    let row = try CompactCoding.decode(AccountRow.self, from: v)
+                    state.account = row.account
+                    state.lastTicketNumber = row.lastTicketNumber
+                    visibilityHistory = row.visibility.map { ($0.at, $0.settings) }
+                case .evaluation:
+                    evaluations.append(try CompactCoding.decode(EvaluationEntry.self, from: v))
+                case .time:
+                    timeEntries.append(try CompactCoding.decode(TimeEntry.self, from: v))
+                }
+                return true
+            }
+            // Merged contacts' addresses point at the survivor, as the live fold leaves them.
+            for c in state.contacts.values where c.mergedInto != nil {
+                let survivor = state.survivor(of: c.id)
+                for m in c.emails { state.contactByEmail[normalisedEmail(m)] = survivor }
+                for p in c.phones { state.contactByPhone[normalisedPhone(p)] = survivor }
+            }
+            feed = activity.map { ($0.value.sequence, $0.key) }.sorted { $0.0 < $1.0 }
+            for k in byContact.keys { byContact[k]!.sort() }
+            for k in byOrganisation.keys { byOrganisation[k]!.sort() }
+            flushedEvaluations = evaluations.count
+            flushedTimeEntries = timeEntries.count
+        }
+    }
+}

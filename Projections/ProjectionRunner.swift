@@ -1,0 +1,220 @@
+import EventLog
+import Foundation
+import SupportDesk
+import Synchronization
+
+/// A read model: a pure fold over desk events, persisted in LMDB side databases with its checkpoint
+/// in the same transaction (exactly-once: after a crash it resumes from the checkpoint, and what it
+/// wrote matches that checkpoint).
+///
+/// Implementations keep their state in memory for queries, guarded by their own lock, and write the
+/// rows that changed since the last flush in `flush`.
+public protocol Projection: AnyObject, Sendable {
+    /// Unique; also names its checkpoint (`proj.NAME`).
+    var name: String { get }
+    /// Bump when the fold changes: a projection whose stored version differs rebuilds itself at start.
+    var codeVersion: Int { get }
+    /// The side databases it owns (cleared by a rebuild).
+    var databases: [String] { get }
+    /// Forgets everything (before a rebuild).
+    func reset()
+    /// Folds a batch of events, in log order.
+    func apply(_ batch: [(event: DeskEvent, record: RecordedEvent)])
+    /// Writes the rows changed since the last flush. May run more than once for one batch (the log
+    /// can redo a transaction): it must not change the projection; `didFlush` follows the commit.
+    func flush(into writer: any LogWriter) throws
+    /// The flush committed: forget what was dirty.
+    func didFlush()
+    /// Loads the persisted rows (at start, when the stored code version matches).
+    func load(from reader: any LogReader) throws
+}
+
+/// Runs projections over a log: at start each one loads its rows and catches up from its checkpoint
+/// (or rebuilds from zero when its code version changed); then it follows new commits. Each
+/// projection has its own loop, so rebuilding one never holds up the others.
+///
+/// Read-your-writes: a caller that has just committed up to sequence S calls
+/// `waitUntil(S, projection:)` (the HTTP service does this with the sequence a command returned)
+/// and then sees its own change.
+public final class ProjectionRunner: Sendable {
+    public let store: any EventStore
+    public let projections: [any Projection]
+    private let positions: Mutex<[String: UInt64]>
+    private let signal = CommitSignalBox()
+    private let tasks = Mutex<[Task<Void, Never>]>([])
+    /// Events per fold-and-flush transaction.
+    public let batchSize: Int
+
+    static let metaDB = "proj.meta"
+
+    /// False for a read-only store (a report beside a running service): projections load their rows
+    /// and catch up in memory without writing.
+    public let persist: Bool
+
+    public init(store: any EventStore, projections: [any Projection], batchSize: Int = 10_000, persist: Bool = true) {
+        self.persist = persist
+        self.store = store
+        self.projections = projections
+        self.batchSize = max(1, batchSize)
+        positions = Mutex(Dictionary(uniqueKeysWithValues: projections.map { ($0.name, 0) }))
+    }
+
+    /// The sequence each projection has folded up to.
+    public func position(_ name: String) -> UInt64 { positions.withLock { $0[name] ?? 0 } }
+
+    /// The lowest position over all projections.
+    public var position: UInt64 { positions.withLock { $0.values.min() ?? 0 } }
+
+    /// Loads or rebuilds every projection and catches up to the current head; returns when done.
+    public func prepare(progress: (@Sendable (String, UInt64, UInt64) -> Void)? = nil) async throws {
+        for p in projections {
+            let (checkpoint, version) = try store.read { r -> (UInt64?, Int?) in
+                (try r.checkpoint("proj." + p.name),
+                 try r.get(Array(p.name.utf8), in: Self.metaDB).flatMap { Int(String(decoding: $0, as: UTF8.self)) })
+            }
+            if let checkpoint, version == p.codeVersion {
+                try store.read { try p.load(from: $0) }
+                positions.withLock { $0[p.name] = checkpoint }
+            } else if persist {
+                try await rebuild(p, progress: progress)
+            } else {
+                p.reset()
+                positions.withLock { $0[p.name] = 0 }
+            }
+            try await catchUp(p, progress: progress)
+        }
+    }
+
+    /// Starts following new commits (after `prepare`).
+    public func start() {
+        for p in projections {
+            let t = Task { [self] in
+                while !Task.isCancelled {
+                    do {
+                        try await store.waitForCommit(after: position(p.name))
+                        try await catchUp(p, progress: nil)
+                    } catch is CancellationError {
+                        return
+                    } catch let e as EventLogError where e.code == .closed {
+                        return
+                    } catch {
+                        // A record that does not decode stops this projection; it is reported by
+                        // health checks (its position stops moving). Retry after a pause.
+                        try? await Task.sleep(for: .seconds(1))
+                    }
+                }
+            }
+            tasks.withLock { $0.append(t) }
+        }
+    }
+
+    public func stop() {
+        let t = tasks.withLock { t -> [Task<Void, Never>] in defer { t = [] }; return t }
+        for task in t { task.cancel() }
+        signal.close()
+    }
+
+    /// Returns once `name` (or every projection) has folded up to `sequence`.
+    public func waitUntil(_ sequence: UInt64, projection name: String? = nil) async throws {
+        while true {
+            let generation = signal.generation
+            if (name.map(position) ?? position) >= sequence { return }
+            try await signal.wait(since: generation)
+        }
+    }
+
+    /// Forgets `p`'s state and folds the whole log again, flushing in batches.
+    public func rebuild(_ p: any Projection, progress: (@Sendable (String, UInt64, UInt64) -> Void)? = nil) async throws {
+        guard persist else { throw EventLogError(.readOnly, "projections cannot be rebuilt through a read-only store") }
+        p.reset()
+        let name = p.name, version = p.codeVersion, dbs = p.databases
+        try await store.write { w in
+            for db in dbs { try w.clear(db) }
+            try w.setCheckpoint("proj." + name, 0)
+            try w.put(Array(name.utf8), Array(String(version).utf8), in: Self.metaDB)
+        }
+        positions.withLock { $0[name] = 0 }
+        try await catchUp(p, progress: progress)
+    }
+
+    /// Rebuilds the named projections (all when empty).
+    public func rebuild(names: [String], progress: (@Sendable (String, UInt64, UInt64) -> Void)? = nil) async throws {
+        let chosen = names.isEmpty ? projections : projections.filter { names.contains($0.name) }
+        let unknown = Set(names).subtracting(projections.map(\.name))
+        guard unknown.isEmpty else {
+            throw EventLogError(.invalidInput, "unknown projection(s): \(unknown.sorted().joined(separator: ", ")); known: \(projections.map(\.name).joined(separator: ", "))")
+        }
+        for p in chosen { try await rebuild(p, progress: progress) }
+    }
+
+    /// Folds everything committed after `p`'s position, in batches, each flushed with its checkpoint.
+    func catchUp(_ p: any Projection, progress: (@Sendable (String, UInt64, UInt64) -> Void)?) async throws {
+        while true {
+            let from = position(p.name) + 1
+            let head = store.committedHead
+            guard from <= head else { return }
+            var batch: [(event: DeskEvent, record: RecordedEvent)] = []
+            var last = from - 1
+            try store.read { r in
+                try r.forEachRawRecord(from: from) { seq, raw in
+                    let rec = try RecordFormat.decode(raw)
+                    last = seq
+                    if EventCodec.isKnown(rec.type) {
+                        batch.append((try EventCodec.decode(type: rec.type, schemaVersion: rec.schemaVersion, payload: rec.payload), rec))
+                    }
+                    return seq < head && seq - from + 1 < UInt64(batchSize)
+                }
+            }
+            p.apply(batch)
+            let name = p.name, upTo = last
+            if persist {
+                try await store.write { w in
+                    try p.flush(into: w)
+                    try w.setCheckpoint("proj." + name, upTo)
+                }
+            }
+            p.didFlush()
+            positions.withLock { $0[name] = upTo }
+            signal.bump()
+            progress?(name, upTo, head)
+        }
+    }
+}
+
+/// Wakes everyone waiting for any projection to move.
+final class CommitSignalBox: Sendable {
+    private let state = Mutex<(generation: UInt64, waiters: [CheckedContinuation<Void, any Error>], closed: Bool)>((0, [], false))
+
+    func bump() {
+        let w = state.withLock { s -> [CheckedContinuation<Void, any Error>] in
+            s.generation += 1
+            defer { s.waiters = [] }
+            return s.waiters
+        }
+        for c in w { c.resume() }
+    }
+
+    func close() {
+        let w = state.withLock { s -> [CheckedContinuation<Void, any Error>] in
+            s.closed = true
+            defer { s.waiters = [] }
+            return s.waiters
+        }
+        for c in w { c.resume(throwing: CancellationError()) }
+    }
+
+    var generation: UInt64 { state.withLock { $0.generation } }
+
+    /// Returns at the first bump after `generation` (at once if there was one already).
+    func wait(since generation: UInt64) async throws {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
+            let now = state.withLock { s -> Int in
+                if s.closed { return 2 }
+                if s.generation != generation { return 1 }
+                s.waiters.append(c)
+                return 0
+            }
+            if now == 1 { c.resume() } else if now == 2 { c.resume(throwing: CancellationError()) }
+        }
+    }
+}

@@ -1,0 +1,214 @@
+import BusinessTime
+import Foundation
+import PayrollFormula
+import SupportDesk
+
+// Read models as queries over `DeskView` (each takes the view's lock for its duration).
+
+/// How a ticket looks in lists (R14 markers).
+public enum ListMarker: String, Sendable, Hashable, Codable {
+    case answered, unanswered, postponed, closed
+}
+
+public struct ClientComment: Sendable, Hashable, Codable {
+    public var number: CommentNumber
+    /// "staff" with the member's name, or the contact's name.
+    public var authorName: String
+    public var fromStaff: Bool
+    public var text: String
+    public var attachments: [AttachmentRef]
+    public var at: Date
+}
+
+public struct ClientTicket: Sendable, Hashable, Codable {
+    public var number: TicketNumber
+    public var subject: String
+    public var status: TicketStatus
+    public var marker: ListMarker
+    public var openedAt: Date
+    public var updatedAt: Date
+    public var contactName: String
+    /// Only the comments this contact may see.
+    public var comments: [ClientComment]
+}
+
+public struct FeedItem: Sendable, Hashable, Codable {
+    public var number: TicketNumber
+    public var subject: String
+    public var status: TicketStatus
+    public var marker: ListMarker
+    public var premium: Bool
+    public var unaccepted: Bool
+    public var overdue: Bool
+    public var responsible: StaffId?
+    public var level: SupportLevel
+    public var type: TicketType?
+    public var criticality: Criticality?
+    public var activity: Activity
+}
+
+public struct FeedFilter: Sendable, Hashable, Codable {
+    public var mine = false
+    public var unaccepted = false
+    public var status: TicketStatus?
+    public var type: TicketType?
+    public var criticality: Criticality?
+    public var level: SupportLevel?
+    public var responsible: StaffId?
+    /// Premium tickets first (the priority queue, R20) instead of pure recency.
+    public var premiumFirst = false
+    public init() {}
+}
+
+public struct TicketDetail: Sendable, Hashable, Codable {
+    public var ticket: TicketState
+    public var contactName: String
+    public var organisationName: String?
+    public var tierName: String?
+    public var activity: Activity?
+    public var reactionBreached: Bool
+    public var resolutionBreached: Bool
+}
+
+extension DeskView {
+    // MARK: Visibility (R12, R26)
+
+    /// Whether `contact` may see `comment` of `ticket` under `settings`.
+    public static func contactMaySee(_ contact: ContactId, comment c: CommentState, ticket t: TicketState,
+                                     settings: VisibilitySettings, state: DeskState) -> Bool {
+        guard !c.isInternal else { return false }
+        guard contactReaches(contact, t, settings: settings, state: state) else { return false }
+        if !settings.onlyNotified { return true }
+        let me = state.survivor(of: contact)
+        if let a = c.author.contactId, state.survivor(of: a) == me { return true }
+        return c.notify.contains { $0.contactId.map { state.survivor(of: $0) == me } ?? false }
+    }
+
+    /// A contact reaches their own tickets (through merges) and, with sharing, their organisation's.
+    public static func contactReaches(_ contact: ContactId, _ t: TicketState, settings: VisibilitySettings, state: DeskState) -> Bool {
+        let me = state.survivor(of: contact)
+        if state.survivor(of: t.contact) == me { return true }
+        if settings.organisationSharing, let org = t.organisation, state.contacts[me]?.organisation == org { return true }
+        return false
+    }
+
+    static func marker(_ t: TicketState) -> ListMarker {
+        switch t.status {
+        case .closed, .resolved: return .closed
+        case .postponed: return .postponed
+        default:
+            let last = t.comments.last { !$0.isInternal }
+            return last?.author.staffId != nil ? .answered : .unanswered
+        }
+    }
+
+    func authorName(_ p: Party) -> String {
+        switch p {
+        case .staff(let id): state.account.staff[id]?.name ?? id
+        case .contact(let id): state.contacts[state.survivor(of: id)]?.name ?? id
+        case .system(let s): s
+        }
+    }
+
+    func clientTicket(_ t: TicketState, for contact: ContactId) -> ClientTicket {
+        let settings = state.account.visibility
+        let visible = t.comments.filter { Self.contactMaySee(contact, comment: $0, ticket: t, settings: settings, state: state) }
+        return ClientTicket(number: t.number, subject: t.subject, status: t.status, marker: Self.marker(t), openedAt: t.openedAt,
+                            updatedAt: visible.last?.at ?? t.openedAt, contactName: authorName(.contact(t.contact)),
+                            comments: visible.map { ClientComment(number: $0.number, authorName: authorName($0.author),
+                                                                  fromStaff: $0.author.staffId != nil, text: $0.text,
+                                                                  attachments: $0.attachments, at: $0.at) })
+    }
+
+    /// Tickets of contacts merged into `contact`, and `contact`'s own.
+    func ticketsOf(_ contact: ContactId) -> [TicketNumber] {
+        let me = state.survivor(of: contact)
+        var out: [TicketNumber] = []
+        for (c, tickets) in byContact where state.survivor(of: c) == me { out += tickets }
+        if state.account.visibility.organisationSharing, let org = state.contacts[me]?.organisation {
+            out += byOrganisation[org] ?? []
+        }
+        return Array(Set(out))
+    }
+
+    // MARK: Client view
+
+    /// The client's tickets (their organisation's when sharing is on), newest first, each with only
+    /// the comments the client may see. Spam and merged-away tickets are left out.
+    public func clientTickets(contact: ContactId, limit: Int = 100) -> [ClientTicket] {
+        read { v in
+            guard v.state.contacts[contact] != nil else { return [] }
+            let settings = v.state.account.visibility
+            return v.ticketsOf(contact).compactMap { v.state.tickets[$0] }
+                .filter { !$0.spam && $0.mergedInto == nil && Self.contactReaches(contact, $0, settings: settings, state: v.state) }
+                .sorted { ($0.openedAt, $0.number) > ($1.openedAt, $1.number) }
+                .prefix(limit)
+                .map { v.clientTicket($0, for: contact) }
+        }
+    }
+
+    /// One ticket as the client sees it; nil when the client may not reach it (callers answer 404).
+    public func clientTicket(contact: ContactId, number: TicketNumber) -> ClientTicket? {
+        read { v in
+            guard v.state.contacts[contact] != nil, let t = v.state.tickets[number], !t.spam,
+                  Self.contactReaches(contact, t, settings: v.state.account.visibility, state: v.state) else { return nil }
+            return v.clientTicket(t, for: contact)
+        }
+    }
+
+    // MARK: Staff
+
+    /// The Chronicle (R7, R8): tickets the member takes part in, most recent activity first.
+    public func staffFeed(staff: StaffId, filter: FeedFilter = FeedFilter(), now: Date, limit: Int = 50,
+                          before: UInt64? = nil) -> [FeedItem] {
+        read { v in
+            var out: [FeedItem] = []
+            var premium: [FeedItem] = []
+            var i = v.feed.count - 1
+            while i >= 0, out.count + premium.count < limit || (filter.premiumFirst && premium.count < limit) {
+                let (seq, n) = v.feed[i]
+                i -= 1
+                if let before, seq >= before { continue }
+                guard let act = v.activity[n], act.sequence == seq, let t = v.state.tickets[n] else { continue }
+                guard !t.spam, t.mergedInto == nil, t.staffInvolved.contains(staff) else { continue }
+                if filter.mine, t.responsible != staff, !t.coExecutors.contains(staff) { continue }
+                if filter.unaccepted, t.responsible != nil || !t.status.isOpen { continue }
+                if let s = filter.status, t.status != s { continue }
+                if let s = filter.type, t.classification.type != s { continue }
+                if let s = filter.criticality, t.classification.criticality != s { continue }
+                if let s = filter.level, t.level != s { continue }
+                if let s = filter.responsible, t.responsible != s { continue }
+                let item = FeedItem(number: n, subject: t.subject, status: t.status, marker: Self.marker(t), premium: t.premium,
+                                    unaccepted: t.responsible == nil && t.status.isOpen, overdue: Self.overdue(t, now: now),
+                                    responsible: t.responsible, level: t.level, type: t.classification.type,
+                                    criticality: t.classification.criticality, activity: act)
+                if filter.premiumFirst, t.premium { premium.append(item) } else { out.append(item) }
+            }
+            return Array((premium + out).prefix(limit))
+        }
+    }
+
+    static func overdue(_ t: TicketState, now: Date) -> Bool {
+        guard t.status.isOpen else { return false }
+        if t.firstResponseAt == nil, let due = t.reactionDue, now > due { return true }
+        if let due = t.resolutionDue, now > due { return true }
+        return false
+    }
+
+    /// Everything staff see about a ticket; nil when it does not exist.
+    public func ticketDetail(_ number: TicketNumber, now: Date) -> TicketDetail? {
+        read { v in
+            guard let t = v.state.tickets[number] else { return nil }
+            let reactionBreached = t.reactionDue.map { (t.firstResponseAt ?? now) > $0 } ?? false
+            let resolutionBreached = t.resolutionDue.map { (t.resolvedAt ?? t.closedAt ?? now) > $0 } ?? false
+            return TicketDetail(ticket: t, contactName: v.authorName(.contact(t.contact)),
+                                organisationName: t.organisation.flatMap { v.state.organisations[$0]?.name },
+                                tierName: t.tierId.flatMap { v.state.account.tiers[$0]?.name }, activity: v.activity[number],
+                                reactionBreached: reactionBreached, resolutionBreached: resolutionBreached)
+        }
+    }
+
+    public var lastTicketNumber: TicketNumber { read { $0.state.lastTicketNumber } }
+    public var account: AccountState { read { $0.state.account } }
+    public func contact(_ id: ContactId) -> ContactState? { read { $0.state.contacts[id] } }
+}

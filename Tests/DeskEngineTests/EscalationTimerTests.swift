@@ -1,0 +1,184 @@
+import EventLog
+import Foundation
+import SupportDesk
+import Testing
+@testable import DeskEngine
+
+/// R9 with an injected clock: the timer fires exactly when the rule says, once, only for tickets
+/// nobody accepted, and its work list survives a restart.
+@Suite struct EscalationTimerTests {
+    let hour = 3600.0
+
+    func escalated(_ store: any EventStore) throws -> [TicketNumber] {
+        try records(store, type: TicketEscalated.type).compactMap { Streams.ticketNumber($0.stream) }
+    }
+
+    /// Starts the timer; returns once it sleeps on the clock (its earliest due time is known to it).
+    func startTimer(_ p: CommandProcessor, _ clock: ManualClock, expectSleeping: Bool = true) async throws -> Task<Void, Never> {
+        let task = Task { await EscalationTimer(processor: p, clock: clock).run() }
+        if expectSleeping {
+            let asleep = await eventually { clock.sleepers == 1 }
+            try #require(asleep, "the timer should go to sleep until the earliest due time")
+        }
+        return task
+    }
+
+    @Test func firesOnceAfterTwoBusinessHoursAndSurvivesARestart() async throws {
+        let dir = try TempDir()
+        let t0 = Fixture.start
+        let clock = ManualClock(t0)
+        do {
+            let store = try lmdbStore(dir)
+            defer { store.close() }
+            let p = try CommandProcessor(store: store, clock: clock)
+            try await Fixture.setUp(p)
+            // #1 waits; #2 is accepted at once and never escalates.
+            #expect(try await p.execute(Fixture.openFromC1("Waits")).ticket == 1)
+            #expect(try await p.execute(Fixture.openFromC1("Accepted")).ticket == 2)
+            _ = try await p.execute(Command(actor: .staff("s1"), .acceptTicket(ticket: 2)))
+            #expect(try await p.ticket(1)?.escalationDue == t0.addingTimeInterval(2 * hour))
+            let next = await p.nextEscalation()
+            #expect(next?.ticket == 1)
+            #expect(next?.due == t0.addingTimeInterval(2 * hour))
+            #expect(await p.escalations.keys.sorted() == [1])
+
+            let timer = try await startTimer(p, clock)
+            let head = store.committedHead
+
+            // One hour: nothing is due.
+            clock.advance(by: hour)
+            #expect(await EscalationTimer(processor: p, clock: clock).fireDue() == [])
+            try await Task.sleep(for: .milliseconds(50))
+            #expect(store.committedHead == head)
+            #expect(try escalated(store) == [])
+
+            // #3 opens at 1 h and is accepted at 1.5 h, before its due time (3 h).
+            #expect(try await p.execute(Fixture.openFromC1("Accepted later")).ticket == 3)
+            #expect(await p.escalations[3] == t0.addingTimeInterval(3 * hour))
+            clock.advance(by: hour / 2)
+            _ = try await p.execute(Command(actor: .staff("s2"), .acceptTicket(ticket: 3)))
+            #expect(await p.escalations[3] == nil)
+
+            // Past 2 h: #1 escalates to the rule's manager, once.
+            clock.set(t0.addingTimeInterval(2 * hour + 1))
+            let fired = try await eventually { try escalated(store) == [1] }
+            #expect(fired, "TicketEscalated for #1 within 5 s")
+            let t1 = try #require(try await p.ticket(1))
+            #expect(t1.escalated)
+            #expect(t1.coExecutors.contains("boss"))
+            #expect(t1.responsible == nil)
+            let event = try #require(try records(store, type: TicketEscalated.type).first)
+            #expect(event.metadata.actor == "system:escalation")
+            #expect(event.timestamp >= t0.addingTimeInterval(2 * hour))
+            #expect(await p.nextEscalation() == nil)
+
+            // Much later: still exactly one escalation (#2 and #3 were accepted).
+            clock.advance(by: 10 * hour)
+            try await Task.sleep(for: .milliseconds(50))
+            #expect(await EscalationTimer(processor: p, clock: clock).fireDue() == [])
+            #expect(try escalated(store) == [1])
+
+            // #4 opens at 12 h + 1 s (due 14 h + 1 s) and is pending when the desk stops.
+            #expect(try await p.execute(Fixture.openFromC1("Pending at shutdown")).ticket == 4)
+            timer.cancel()
+            await timer.value
+            #expect(try escalated(store) == [1])
+        }
+
+        // Restart before #4 is due: the work list is read back, loading writes nothing.
+        let due4 = t0.addingTimeInterval(14 * hour + 1)
+        let store = try lmdbStore(dir)
+        defer { store.close() }
+        let head = store.committedHead
+        let clock2 = ManualClock(t0.addingTimeInterval(13 * hour))
+        let p = try CommandProcessor(store: store, clock: clock2)
+        #expect(store.committedHead == head)
+        let next = await p.nextEscalation()
+        #expect(next?.ticket == 4)
+        #expect(next?.due == due4)
+        #expect(await p.escalations == [4: due4])
+
+        let timer = try await startTimer(p, clock2)
+        try await Task.sleep(for: .milliseconds(20))
+        #expect(store.committedHead == head, "nothing is due yet")
+        clock2.set(due4)
+        let fired = try await eventually { try escalated(store) == [1, 4] }
+        #expect(fired, "TicketEscalated for #4 after the restart")
+        timer.cancel()
+        await timer.value
+        #expect(try await p.ticket(4)?.escalated == true)
+        #expect(await p.nextEscalation() == nil)
+    }
+
+    /// Loading a log with an overdue escalation fires nothing; only a running timer does.
+    @Test func loadingAnOverdueLogFiresNothing() async throws {
+        let dir = try TempDir()
+        let t0 = Fixture.start
+        do {
+            let store = try lmdbStore(dir)
+            defer { store.close() }
+            let p = try CommandProcessor(store: store, clock: ManualClock(t0))
+            try await Fixture.setUp(p)
+            _ = try await p.execute(Fixture.openFromC1())
+            store.close()
+        }
+        let store = try lmdbStore(dir)
+        defer { store.close() }
+        let head = store.committedHead
+        let late = ManualClock(t0.addingTimeInterval(30 * hour))
+        let p = try CommandProcessor(store: store, clock: late)
+        _ = try await p.ticket(1)
+        try await Task.sleep(for: .milliseconds(30))
+        #expect(store.committedHead == head)
+        #expect(try escalated(store) == [])
+        #expect(await p.nextEscalation()?.ticket == 1)
+        // A second processor on the same log (a replay) does not fire either.
+        let q = try CommandProcessor(store: store, clock: late)
+        #expect(await q.nextEscalation()?.ticket == 1)
+        #expect(store.committedHead == head)
+
+        #expect(await EscalationTimer(processor: p, clock: late).fireDue() == [1])
+        #expect(try escalated(store) == [1])
+        #expect(await EscalationTimer(processor: p, clock: late).fireDue() == [])
+    }
+
+    /// The escalation is decided on the processor's clock: a timer on a clock that runs ahead of the
+    /// processor's cannot escalate early.
+    @Test func escalateBeforeDueIsRefused() async throws {
+        let store = MemoryEventStore()
+        let clock = ManualClock(Fixture.start)
+        let p = try CommandProcessor(store: store, clock: clock)
+        try await Fixture.setUp(p)
+        _ = try await p.execute(Fixture.openFromC1())
+        let head = store.committedHead
+        let e = await domainError { _ = try await p.execute(Command(actor: .system("escalation"), .escalate(ticket: 1))) }
+        #expect(e?.code == .conflict)
+        let byStaff = await domainError { _ = try await p.execute(Command(actor: .staff("boss"), .escalate(ticket: 1))) }
+        #expect(byStaff?.code == .forbidden)
+        #expect(store.committedHead == head)
+        let ahead = ManualClock(Fixture.start.addingTimeInterval(5 * hour))
+        #expect(await EscalationTimer(processor: p, clock: ahead).fireDue() == [], "refused: the processor's clock says 0 h")
+        #expect(await p.nextEscalation() == nil, "the timer gives up on a refused escalation until the next restart")
+        #expect(store.committedHead == head)
+    }
+
+    /// A ticket opened while the timer waits with an empty work list must wake it.
+    @Test func ticketOpenedWhileTheTimerIsIdleEscalates() async throws {
+        let store = MemoryEventStore()
+        let t0 = Fixture.start
+        let clock = ManualClock(t0)
+        let p = try CommandProcessor(store: store, clock: clock)
+        try await Fixture.setUp(p)
+        let timer = try await startTimer(p, clock, expectSleeping: false)
+        try await Task.sleep(for: .milliseconds(30))
+        #expect(clock.sleepers == 0, "nothing to sleep for yet")
+        _ = try await p.execute(Fixture.openFromC1())
+        let asleep = await eventually { clock.sleepers == 1 }
+        #expect(asleep, "the new work wakes the timer, which sleeps until the due time")
+        clock.advance(by: 2 * hour)
+        let fired = try await eventually { try escalated(store) == [1] }
+        #expect(fired)
+        timer.cancel()
+        await timer.value
+    }
+}
