@@ -50,6 +50,8 @@ let package = Package(
                     dependencies: ["EventLog", "eventlog-crash-child", "helpdesk"],
                     path: "Tests/EventLogTests"),
         .testTarget(name: "BusinessTimeTests", dependencies: ["BusinessTime"], path: "Tests/BusinessTimeTests"),
+        .testTarget(name: "ProjectionsTests", dependencies: ["Projections", "DeskEngine", "SupportDesk", "EventLog", "BusinessTime"],
+                    path: "Tests/ProjectionsTests"),
         .testTarget(name: "MailTests", dependencies: ["Mail"], path: "Tests/MailTests"),
         .testTarget(name: "PayrollFormulaTests", dependencies: ["PayrollFormula"], path: "Tests/PayrollFormulaTests"),
     ]

@@ -161,7 +161,7 @@ public struct HistoryGenerator: Sendable {
         return out
     }
 
-    static let formulaV1 = """
+    public static let formulaV1 = """
     # Payroll formula, first version
     rate.hourly.default = 900
     rate.hourly["maria"] = 1200
@@ -172,7 +172,7 @@ public struct HistoryGenerator: Sendable {
     amount = round((base * volume_factor + extras) * help_factor, 2)
     """
 
-    static let formulaV2 = """
+    public static let formulaV2 = """
     # Payroll formula: links pay more from April
     rate.hourly.default = 950
     rate.hourly["maria"] = 1250

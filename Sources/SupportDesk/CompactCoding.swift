@@ -24,6 +24,9 @@ public enum CompactCoding {
         sink.bytes.reserveCapacity(256)
         sink.bytes.append(marker)
         try value.encode(to: CompactEncoder(sink: sink, codingPath: []))
+        // Container lengths are settled in one pass at the end: a nested container (e.g. an enum
+        // case's associated values) may be filled after its parent's last element was counted.
+        _ = sink.settleLengths(1)
         return sink.bytes
     }
 
@@ -96,13 +99,50 @@ final class Sink {
         return at
     }
 
-    /// Records the container's length and element count (called after every element).
+    /// Records the container's element count (called after every element).
     func patch(_ at: Int, count: Int) {
-        let length = UInt32(bytes.count - at - 4)
         let c = UInt32(count)
-        bytes.withUnsafeMutableBytes { b in
-            b.storeBytes(of: length.littleEndian, toByteOffset: at, as: UInt32.self)
-            b.storeBytes(of: c.littleEndian, toByteOffset: at + 4, as: UInt32.self)
+        bytes.withUnsafeMutableBytes { b in b.storeBytes(of: c.littleEndian, toByteOffset: at + 4, as: UInt32.self) }
+    }
+
+    /// Writes the byte length of every container in the value at `at`; returns the offset past it.
+    func settleLengths(_ at: Int) -> Int {
+        var p = at + 1
+        func varintEnd() { while bytes[p] & 0x80 != 0 { p += 1 }; p += 1 }
+        switch bytes[at] {
+        case 0, 1, 2: return p
+        case 3, 4: varintEnd(); return p
+        case 5: return at + 9
+        case 6:
+            var n = 0, shift = 0
+            while true {
+                let b = bytes[p]
+                p += 1
+                n |= Int(b & 0x7F) << shift
+                if b < 0x80 { break }
+                shift += 7
+            }
+            return p + n
+        default:  // 7 array, 8 object
+            let count = bytes.withUnsafeBytes { Int(UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: at + 5, as: UInt32.self))) }
+            p = at + 9
+            for _ in 0..<count {
+                if bytes[at] == 8 {  // key
+                    var n = 0, shift = 0
+                    while true {
+                        let b = bytes[p]
+                        p += 1
+                        n |= Int(b & 0x7F) << shift
+                        if b < 0x80 { break }
+                        shift += 7
+                    }
+                    p += n
+                }
+                p = settleLengths(p)
+            }
+            let length = UInt32(p - at - 5)
+            bytes.withUnsafeMutableBytes { $0.storeBytes(of: length.littleEndian, toByteOffset: at + 1, as: UInt32.self) }
+            return p
         }
     }
 
@@ -266,6 +306,13 @@ struct Reader {
         }
     }
 
+    /// A varint that must be a plausible length.
+    func length(_ at: inout Int) throws -> Int {
+        let v = try varint(&at)
+        guard v <= UInt64(bytes.count) else { throw CompactCoding.corrupt("length \(v) exceeds the payload", []) }
+        return Int(v)
+    }
+
     func u32(_ at: Int) throws -> Int {
         guard at >= 0, at + 4 <= bytes.count else { throw CompactCoding.corrupt("truncated length at \(at)", []) }
         return Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: at, as: UInt32.self)))
@@ -278,7 +325,7 @@ struct Reader {
         case 0, 1, 2: return p
         case 3, 4: _ = try varint(&p); return p
         case 5: return at + 9
-        case 6: let n = Int(try varint(&p)); return p + n
+        case 6: let n = try length(&p); return p + n
         case 7, 8: return at + 5 + (try u32(at + 1))
         case let t: throw CompactCoding.corrupt("unknown tag \(t) at \(at)", [])
         }
@@ -287,8 +334,8 @@ struct Reader {
     func string(_ at: Int) throws -> String {
         guard try byte(at) == 6 else { throw CompactCoding.corrupt("expected a string at \(at)", []) }
         var p = at + 1
-        let n = Int(try varint(&p))
-        guard n >= 0, p + n <= bytes.count else { throw CompactCoding.corrupt("string runs past the end", []) }
+        let n = try length(&p)
+        guard p + n <= bytes.count else { throw CompactCoding.corrupt("string runs past the end", []) }
         return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[p..<(p + n)]), as: UTF8.self)
     }
 
@@ -389,8 +436,8 @@ final class KeyedReader<Key: CodingKey>: KeyedDecodingContainerProtocol {
         entries.reserveCapacity(count)
         var p = at + 9
         for _ in 0..<count {
-            let n = Int(try reader.varint(&p))
-            guard n >= 0, p + n <= end else { throw CompactCoding.corrupt("key runs past the object", codingPath) }
+            let n = try reader.length(&p)
+            guard p + n <= end else { throw CompactCoding.corrupt("key runs past the object", codingPath) }
             let keyStart = p
             p += n
             entries.append((keyStart, n, p))

@@ -95,7 +95,7 @@ struct AccountCreationTests {
 
     @Test func createAccountWithoutAnAdminNameIsRefused() {
         // addStaff refuses an empty name; the first admin should not be the exception.
-        withKnownIssue("createAccount does not validate adminName (Decide.swift:66-74)") {
+        withKnownIssue("Decider.run, case .createAccount: adminName is not validated (addStaff refuses an empty name)") {
             expectRefused(DeskState(), .system("setup"),
                           .createAccount(name: "Acme", timeZone: "UTC", defaultLanguage: "en", admin: "olga",
                                          adminName: " ", adminEmail: "olga@desk.example"), .invalid, "name")

@@ -120,7 +120,7 @@ struct ContactTests {
     }
 
     @Test func attachingAnAddressTheContactAlreadyHasChangesNothing() {
-        withKnownIssue("attachEmail accepts the contact's own address again and duplicates it (Decide.swift:172-177)") {
+        withKnownIssue("Decider.run, case .attachEmail: the contact's own address is attached again and duplicated in ContactState.emails") {
             expectRefused(state, anna, .attachEmail(contact: "c1", email: "IVAN@acme.example"), .conflict, "already")
         }
     }

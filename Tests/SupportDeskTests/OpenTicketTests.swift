@@ -184,7 +184,7 @@ struct OpenTicketTests {
 
     @Test("a client cannot file a ticket under another organisation (and spend its premium quota)")
     func clientCannotChooseAnotherOrganisation() {
-        withKnownIssue("openTicket takes OpenTicket.organisation from a client unchecked (Decide.swift:355)") {
+        withKnownIssue("Decider.openTicket: a client's OpenTicket.organisation is used unchecked") {
             do throws(DomainError) {
                 let events = try when(state, c3, open(organisation: "acme", premium: true))
                 #expect(openedPayload(events)?.organisation == "globex")

@@ -1,0 +1,239 @@
+import BusinessTime
+import DeskEngine
+import EventLog
+import Foundation
+@testable import Projections
+import SupportDesk
+import Testing
+
+/// A temporary LMDB folder, removed afterwards.
+func withTempFolder<T>(_ body: (URL) async throws -> T) async throws -> T {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("proj-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: url) }
+    return try await body(url)
+}
+
+/// A desk with a generated history in `store`.
+func generated(_ store: any EventStore, tickets: Int, seed: UInt64) async throws -> CommandProcessor {
+    let processor = try CommandProcessor(store: store, clock: ManualClock(Date(timeIntervalSince1970: 1_772_431_200)))
+    let summary = try await HistoryGenerator(.init(tickets: tickets, seed: seed)).run(on: processor)
+    #expect(summary.refused == 0, "generator refusals: \(summary.firstRefusals)")
+    return processor
+}
+
+/// Comparable content of a view.
+func content(_ v: DeskView) -> (DeskState, [EvaluationEntry], [TimeEntry], [TicketNumber: Activity]) {
+    v.read { ($0.state, $0.evaluations.sorted { $0.sequence < $1.sequence }, $0.timeEntries.sorted { $0.sequence < $1.sequence }, $0.activity) }
+}
+
+@Suite("Projections")
+struct ProjectionsTests {
+    @Test("a view followed live, one rebuilt from zero and one loaded from its rows are the same")
+    func rebuildEqualsLive() async throws {
+        try await withTempFolder { url in
+            let store = try LMDBEventStore(directory: url)
+            defer { store.close() }
+            let live = DeskView()
+            let runner = ProjectionRunner(store: store, projections: [live], batchSize: 333)
+            try await runner.prepare()
+            runner.start()
+            let processor = try await generated(store, tickets: 250, seed: 11)
+            let head = store.committedHead
+            try await runner.waitUntil(head)
+            runner.stop()
+            #expect(runner.position == head)
+
+            // Rebuilt from zero.
+            let rebuilt = DeskView()
+            let r2 = ProjectionRunner(store: store, projections: [rebuilt])
+            try await r2.rebuild(names: [])
+            #expect(r2.position("desk") == head)
+            // Loaded from the rows the rebuild persisted, with its checkpoint.
+            let loaded = DeskView()
+            let r3 = ProjectionRunner(store: store, projections: [loaded])
+            try await r3.prepare()
+            #expect(r3.position("desk") == head)
+
+            let a = content(live), b = content(rebuilt), c = content(loaded)
+            #expect(a.0 == b.0)
+            #expect(a.0 == c.0)
+            #expect(a.1 == b.1 && a.1 == c.1)
+            #expect(a.2 == b.2 && a.2 == c.2)
+            #expect(a.3 == b.3 && a.3 == c.3)
+            // And the view agrees with the command processor's own state.
+            let snapshot = await processor.snapshot()
+            #expect(a.0.account == snapshot.account)
+            #expect(a.0.contacts == snapshot.contacts)
+            for (n, t) in snapshot.tickets { #expect(a.0.tickets[n] == t, "ticket \(n)") }
+        }
+    }
+
+    @Test("a changed code version rebuilds at start; an unknown projection name is refused")
+    func codeVersion() async throws {
+        let store = MemoryEventStore()
+        _ = try await generated(store, tickets: 40, seed: 2)
+        let v1 = DeskView()
+        try await ProjectionRunner(store: store, projections: [v1]).prepare()
+        try await store.write { w in try w.put(Array("desk".utf8), Array("0".utf8), in: ProjectionRunner.metaDB) }
+        let v2 = DeskView()
+        let runner = ProjectionRunner(store: store, projections: [v2])
+        try await runner.prepare()
+        #expect(content(v2).0 == content(v1).0)
+        await #expect(throws: EventLogError.self) { try await runner.rebuild(names: ["nope"]) }
+    }
+
+    @Test("client views never hold an internal comment, a hidden comment or another client's ticket", arguments: [1, 2, 3] as [UInt64])
+    func clientViewsAreSafe(seed: UInt64) async throws {
+        let store = MemoryEventStore()
+        let processor = try await generated(store, tickets: 150, seed: seed)
+        // Mix the settings: half of the seeds without "only notified", one without sharing.
+        if seed != 1 {
+            _ = try await processor.execute(Command(actor: .staff("admin"), .setVisibility(
+                VisibilitySettings(onlyNotified: seed == 3, organisationSharing: seed != 2))))
+        }
+        let view = DeskView()
+        try await ProjectionRunner(store: store, projections: [view]).prepare()
+        let state = content(view).0
+        let settings = state.account.visibility
+        var checkedComments = 0
+        for contact in state.contacts.values where contact.mergedInto == nil {
+            for t in view.clientTickets(contact: contact.id, limit: 10_000) {
+                guard let full = state.tickets[t.number] else { Issue.record("unknown ticket \(t.number)"); continue }
+                // The ticket is the contact's own, or their organisation's with sharing on.
+                let own = state.survivor(of: full.contact) == contact.id
+                let shared = settings.organisationSharing && full.organisation != nil && full.organisation == contact.organisation
+                #expect(own || shared, "contact \(contact.id) sees #\(t.number) of \(full.contact)")
+                #expect(!full.spam)
+                for c in t.comments {
+                    guard let original = full.comments.first(where: { $0.number == c.number }) else { Issue.record("no comment"); continue }
+                    #expect(!original.isInternal, "internal comment \(c.number) of #\(t.number) shown to \(contact.id)")
+                    if settings.onlyNotified {
+                        let mine = original.notify.contains(.contact(contact.id)) || original.author == .contact(contact.id)
+                        #expect(mine, "comment \(c.number) of #\(t.number) not addressed to \(contact.id)")
+                    }
+                    checkedComments += 1
+                }
+                #expect(view.clientTicket(contact: contact.id, number: t.number) == t)
+            }
+            // Someone else's ticket is not reachable by number.
+            if let other = state.tickets.values.first(where: { state.survivor(of: $0.contact) != contact.id && $0.organisation != contact.organisation }) {
+                #expect(view.clientTicket(contact: contact.id, number: other.number) == nil)
+            }
+        }
+        #expect(checkedComments > 100)
+    }
+
+    @Test("a new formula changes the periods it covers without code changes; old figures stay reproducible")
+    func payrollUnderFormulas() async throws {
+        let store = MemoryEventStore()
+        let processor = try await generated(store, tickets: 400, seed: 5)
+        let view = DeskView()
+        let runner = ProjectionRunner(store: store, projections: [view])
+        try await runner.prepare()
+        let march = (LocalDate(year: 2026, month: 3, day: 1), LocalDate(year: 2026, month: 3, day: 31))
+        let before = try view.payroll(from: march.0, to: march.1, formula: .inForce)
+        let underV1 = try view.payroll(from: march.0, to: march.1, formula: .version(1))
+        #expect(before.lines == underV1.lines)  // March is under version 1 (version 2 starts in April)
+        #expect(before.total > 0)
+        // Hand-check one evaluation under version 1: choose(kind, 60, 90, 150, 250, 400) × volume × help + extras.
+        let e = view.read { $0.evaluations.first! }
+        let day = localDate(e.at, timeZone: "Europe/Moscow")
+        let sameDay = view.read { $0.evaluations.filter { $0.staff == e.staff && localDate($0.at, timeZone: "Europe/Moscow") == day } }
+        let expected = try sameDay.reduce(0.0) { $0 + (try PayrollFormulaFixture.v1($1.evaluation)) }
+        let one = try view.payroll(from: day, to: day, formula: .version(1))
+        #expect(abs(one.lines.first { $0.staff == e.staff }!.evaluationAmount - expected) < 0.011)
+
+        // Publish a formula that doubles everything from 1 March.
+        let doubled = HistoryGenerator.formulaV1.replacingOccurrences(of: "amount = round(", with: "amount = 2 * round(")
+        let published = try await processor.execute(Command(actor: .staff("olga"), .publishFormula(
+            effectiveFrom: LocalDate(year: 2026, month: 3, day: 1), source: doubled, note: "double")))
+        try await runner.catchUp(view, progress: nil)
+        let after = try view.payroll(from: march.0, to: march.1, formula: .inForce)
+        #expect(published.formulaVersion == 3)
+        for l in before.lines where l.evaluations > 0 {
+            let now = after.lines.first { $0.staff == l.staff }!
+            #expect(abs(now.evaluationAmount - 2 * l.evaluationAmount) < 0.011, "\(l.staff)")
+        }
+        // The old figures are still reproducible under the old version.
+        #expect(try view.payroll(from: march.0, to: march.1, formula: .version(1)) == underV1)
+        // Comparison: per person and in total.
+        let cmp = try view.comparePayroll(from: march.0, to: march.1, .version(1), .version(3))
+        #expect(abs(cmp.after.total - cmp.before.total - cmp.lines.reduce(0) { $0 + $1.change }) < 0.05)
+        // A formula that does not parse is refused, with the reason.
+        #expect(throws: ReportError.self) { try view.payroll(from: march.0, to: march.1, formula: .source("amount = (")) }
+    }
+
+    @Test("replay --as-of at several instants matches the live views captured then")
+    func replayMatchesLive() async throws {
+        let store = MemoryEventStore()
+        let clock = ManualClock(Date(timeIntervalSince1970: 1_772_431_200))
+        let processor = try CommandProcessor(store: store, clock: clock)
+        try await HistoryGenerator(.init(tickets: 0, seed: 3)).setUp(on: processor)
+        let view = DeskView()
+        let runner = ProjectionRunner(store: store, projections: [view])
+        try await runner.prepare()
+        var captured: [(Date, TicketState)] = []
+        func capture() async throws {
+            try await runner.catchUp(view, progress: nil)
+            captured.append((clock.now(), view.ticketDetail(1, now: clock.now())!.ticket))
+            clock.advance(by: 60)
+        }
+        clock.advance(by: 3600)
+        let opened = try await processor.execute(Command(actor: .system("mail"), .openTicket(OpenTicket(
+            channel: .email, subject: "Replay", body: "Тело", contact: .email("user0@org0.example", name: nil)))))
+        let n = try #require(opened.ticket)
+        clock.advance(by: 60)
+        try await capture()
+        _ = try await processor.execute(Command(actor: .staff("anna"), .acceptTicket(ticket: n)))
+        try await capture()
+        _ = try await processor.execute(Command(actor: .staff("anna"), .comment(ticket: n, text: "Internal", internal: true, notify: nil,
+                                                                                attachments: [], channel: nil, externalId: nil)))
+        _ = try await processor.execute(Command(actor: .staff("anna"), .comment(ticket: n, text: "Answer", internal: false, notify: nil,
+                                                                                attachments: [], channel: nil, externalId: nil)))
+        try await capture()
+        _ = try await processor.execute(Command(actor: .staff("anna"), .close(ticket: n, evaluation: AnswerEvaluation(kind: 2, volume: .short), reason: nil)))
+        try await capture()
+        for (moment, live) in captured {
+            let replay = try #require(try Audit.replay(store, ticket: n, asOf: moment))
+            #expect(replay.ticket == live, "at \(moment)")
+        }
+        // Before it was opened there is nothing.
+        #expect(try Audit.replay(store, ticket: n, asOf: captured[0].0.addingTimeInterval(-600)) == nil)
+        // History names actor and cause; visibility: the internal comment reached no client.
+        let history = try Audit.history(store, ticket: n)
+        #expect(history.map(\.type) == ["TicketOpened", "TicketAccepted", "CommentAdded", "CommentAdded", "StatusChanged", "AnswerEvaluated"])
+        #expect(history[0].cause == "intake (mail)" && history[1].cause == "person")
+        let vis = try Audit.visibility(store, ticket: n)
+        #expect(vis.first { $0.comment == 2 }?.contacts.isEmpty == true)
+        #expect(vis.first { $0.comment == 3 }?.contacts.map(\.contact).contains("c0-0") == true)
+    }
+
+    @Test("the staff feed shows newest activity first, marks unaccepted tickets and filters")
+    func staffFeed() async throws {
+        let store = MemoryEventStore()
+        _ = try await generated(store, tickets: 120, seed: 4)
+        let view = DeskView()
+        try await ProjectionRunner(store: store, projections: [view]).prepare()
+        let now = Date(timeIntervalSince1970: 1_772_431_200 + 86_400 * 10)
+        let feed = view.staffFeed(staff: "anna", now: now, limit: 30)
+        #expect(feed.count == 30)
+        #expect(feed.map(\.activity.sequence) == feed.map(\.activity.sequence).sorted(by: >))
+        let mine = view.staffFeed(staff: "anna", filter: { var f = FeedFilter(); f.mine = true; return f }(), now: now, limit: 500)
+        #expect(!mine.isEmpty && mine.allSatisfy { $0.responsible == "anna" || view.ticketDetail($0.number, now: now)!.ticket.coExecutors.contains("anna") })
+        let unaccepted = view.staffFeed(staff: "anna", filter: { var f = FeedFilter(); f.unaccepted = true; return f }(), now: now, limit: 500)
+        #expect(unaccepted.allSatisfy { $0.unaccepted && $0.responsible == nil })
+        // Paging: the next page starts below the last sequence of this one.
+        let page2 = view.staffFeed(staff: "anna", now: now, limit: 30, before: feed.last!.activity.sequence)
+        #expect(Set(page2.map(\.number)).isDisjoint(with: feed.map(\.number)))
+    }
+}
+
+enum PayrollFormulaFixture {
+    /// Version 1 of the generator's formula, by hand.
+    static func v1(_ e: AnswerEvaluation) throws -> Double {
+        let base = [60.0, 90, 150, 250, 400][e.kind - 1]
+        let volume = e.volume == .long ? 1.4 : 1.0
+        let help = [1.0, 0.7, 0.4][e.help - 1]
+        return ((base * volume + Double(e.links * 10 + e.screenshots * 15)) * help * 100).rounded() / 100
+    }
+}
