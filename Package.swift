@@ -52,6 +52,7 @@ let package = Package(
         .testTarget(name: "BusinessTimeTests", dependencies: ["BusinessTime"], path: "Tests/BusinessTimeTests"),
         .testTarget(name: "ProjectionsTests", dependencies: ["Projections", "DeskEngine", "SupportDesk", "EventLog", "BusinessTime"],
                     path: "Tests/ProjectionsTests"),
+        .testTarget(name: "SupportDeskTests", dependencies: ["SupportDesk", "BusinessTime", "PayrollFormula"], path: "Tests/SupportDeskTests"),
         .testTarget(name: "MailTests", dependencies: ["Mail"], path: "Tests/MailTests"),
         .testTarget(name: "PayrollFormulaTests", dependencies: ["PayrollFormula"], path: "Tests/PayrollFormulaTests"),
     ]

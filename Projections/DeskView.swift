@@ -39,7 +39,7 @@ public struct TimeEntry: Sendable, Hashable, Codable {
 /// row per payroll entry) in CompactCoding, written with the checkpoint.
 public final class DeskView: Projection, @unchecked Sendable {
     public let name = "desk"
-    public let codeVersion = 1
+    public let codeVersion = 2
     public var databases: [String] { [Self.db] }
     static let db = "proj.desk"
 

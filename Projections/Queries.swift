@@ -209,6 +209,7 @@ extension DeskView {
     }
 
     public var lastTicketNumber: TicketNumber { read { $0.state.lastTicketNumber } }
+    public var contactIds: [ContactId] { read { $0.state.contacts.keys.sorted() } }
     public var account: AccountState { read { $0.state.account } }
     public func contact(_ id: ContactId) -> ContactState? { read { $0.state.contacts[id] } }
 }

@@ -72,6 +72,7 @@ struct Decider {
             try text(name, "account name", max: 200)
             guard TimeZone(identifier: timeZone) != nil else { throw fail(.invalid, "unknown time zone '\(timeZone)'") }
             try identifier(admin, "admin id")
+            try text(adminName, "admin name", max: 200)
             try email(adminEmail)
             emit(.accountCreated(AccountCreated(name: name, timeZone: timeZone, defaultLanguage: language)))
             emit(.staffAdded(StaffAdded(staff: admin, name: adminName, email: normalisedEmail(adminEmail), role: .admin, isDeveloper: false)))
@@ -176,6 +177,7 @@ struct Decider {
             try requireStaff(.staff)
             let c = try liveContact(contactId)
             try email(mail)
+            if c.emails.map(normalisedEmail).contains(normalisedEmail(mail)) { throw fail(.conflict, "'\(c.id)' already has \(mail)") }
             try addressIsFree(mail, kind: "e-mail address", owner: state.contactByEmail[normalisedEmail(mail)], for: c.id)
             emit(.contactEmailAttached(ContactEmailAttached(contact: c.id, email: normalisedEmail(mail))))
         case let .attachPhone(contactId, phone):
@@ -183,6 +185,7 @@ struct Decider {
             let c = try liveContact(contactId)
             let p = normalisedPhone(phone)
             guard p.filter(\.isNumber).count >= 3 else { throw fail(.invalid, "'\(phone)' is not a phone number") }
+            if c.phones.map(normalisedPhone).contains(p) { throw fail(.conflict, "'\(c.id)' already has \(phone)") }
             try addressIsFree(phone, kind: "phone", owner: state.contactByPhone[p], for: c.id)
             emit(.contactPhoneAttached(ContactPhoneAttached(contact: c.id, phone: p)))
         case let .mergeContacts(duplicate, into):
@@ -313,6 +316,9 @@ struct Decider {
             guard let me = actor.contactId else { throw fail(.forbidden, "only clients rate answers") }
             let t = try ticket(n)
             try requireContactAccess(me, t)
+            guard state.survivor(of: t.contact) == state.survivor(of: me) else {
+                throw fail(.forbidden, "only the client who asked rates the answers on #\(n)")
+            }
             guard (1...5).contains(score) else { throw fail(.invalid, "a rating is 1…5") }
             if let note { try text(note, "rating text", max: 5000, allowEmpty: true) }
             if let number {
@@ -355,6 +361,9 @@ struct Decider {
             contactId = try resolveOrCreate(ref, organisation: open.organisation, language: open.language)
         }
         let contact = try liveContact(contactId)
+        if actor.contactId != nil, let asked = open.organisation, asked != contact.organisation {
+            throw fail(.forbidden, "clients open tickets only for their own organisation")
+        }
         let org = open.organisation ?? contact.organisation
         if let org, state.organisations[org] == nil { throw fail(.notFound, "no organisation '\(org)'") }
         let number = state.lastTicketNumber + 1
@@ -402,7 +411,7 @@ struct Decider {
             guard !isInternal else { throw fail(.forbidden, "clients cannot write internal comments") }
             guard !t.spam else { throw fail(.illegalTransition, "#\(n) is closed as spam") }
             // A client's reply goes to the staff of the previous comment and the responsible.
-            var set = t.lastRecipients.filter { $0.staffId != nil }
+            var set = defaultRecipients(t).filter { $0.staffId != nil }
             if let r = t.responsible, !set.contains(.staff(r)) { set.append(.staff(r)) }
             if set.isEmpty { set = t.participants.sorted().map(Party.staff) }
             let author = Party.contact(state.survivor(of: me))
@@ -417,7 +426,7 @@ struct Decider {
                     recipients.append(p)
                 }
             } else {
-                recipients = t.lastRecipients.filter { !(isInternal && $0.contactId != nil) }
+                recipients = defaultRecipients(t).filter { !(isInternal && $0.contactId != nil) }
                 if !isInternal, !recipients.contains(where: { $0.contactId != nil }) {
                     recipients.append(.contact(state.survivor(of: t.contact)))
                 }
@@ -443,6 +452,28 @@ struct Decider {
         }
         outcome.ticket = n
         outcome.comment = number
+    }
+
+    /// The previous comment's recipients (R11), without staff who have left, with merged contacts
+    /// replaced by their survivors, and never the desk itself.
+    func defaultRecipients(_ t: TicketState) -> [Party] {
+        var out: [Party] = []
+        for p in t.lastRecipients {
+            let q: Party
+            switch p {
+            case .staff(let id):
+                guard state.account.staff[id]?.active == true else { continue }
+                q = p
+            case .contact(let id):
+                let s = state.survivor(of: id)
+                guard state.contacts[s] != nil else { continue }
+                q = .contact(s)
+            case .system:
+                continue
+            }
+            if !out.contains(q) { out.append(q) }
+        }
+        return out
     }
 
     func checkRecipient(_ p: Party, ticket t: TicketState, internal isInternal: Bool) throws(DomainError) {
@@ -525,6 +556,7 @@ struct Decider {
             throw fail(.notFound, "#\(n) has no comment \(number) to split out (the opening message stays)")
         }
         guard !c.isInternal else { throw fail(.invalid, "internal comments are not client questions; only client-visible comments split out") }
+        if t.splitComments.contains(number) { throw fail(.conflict, "comment \(number) of #\(n) was already split out") }
         if let subject { try text(subject, "subject", max: Desk.maxSubjectLength) }
         let newNumber = state.lastTicketNumber + 1
         let contact = c.author.contactId.map(state.survivor(of:)) ?? state.survivor(of: t.contact)

@@ -111,6 +111,8 @@ public struct TicketState: Sendable, Hashable, Codable {
     public var mergedInto: TicketNumber?
     public var merged: [TicketNumber] = []
     public var splitOff: [TicketNumber] = []
+    /// Comments already split out into their own tickets.
+    public var splitComments: [CommentNumber] = []
     public var origin: TicketOrigin?
     public var comments: [CommentState] = []
     /// First answer to the client by staff (R18 reaction).
@@ -269,7 +271,8 @@ extension TicketState {
     /// The opening message goes to the staff on the ticket and, for the record, to its author.
     static func openingNotify(_ e: TicketOpened) -> [Party] {
         var out = e.participants.sorted().map(Party.staff)
-        if !out.contains(e.openedBy) { out.append(e.openedBy) }
+        if case .staff = e.openedBy, !out.contains(e.openedBy) { out.append(e.openedBy) }
+        out.append(.contact(e.contact))
         return out
     }
 
@@ -315,7 +318,9 @@ extension TicketState {
             }
         case .ticketClassified(let e): classification = e.classification
         case .levelChanged(let e): level = e.to
-        case .commentSplitOff(let e): splitOff.append(e.newTicket)
+        case .commentSplitOff(let e):
+            splitOff.append(e.newTicket)
+            splitComments.append(e.comment)
         case .ticketMerged(let e): mergedInto = e.into
         case .duplicateMergedIn(let e): merged.append(e.duplicate)
         case .markedAsSpam: spam = true

@@ -95,11 +95,9 @@ struct AccountCreationTests {
 
     @Test func createAccountWithoutAnAdminNameIsRefused() {
         // addStaff refuses an empty name; the first admin should not be the exception.
-        withKnownIssue("Decider.run, case .createAccount: adminName is not validated (addStaff refuses an empty name)") {
-            expectRefused(DeskState(), .system("setup"),
-                          .createAccount(name: "Acme", timeZone: "UTC", defaultLanguage: "en", admin: "olga",
-                                         adminName: " ", adminEmail: "olga@desk.example"), .invalid, "name")
-        }
+        expectRefused(DeskState(), .system("setup"),
+                      .createAccount(name: "Acme", timeZone: "UTC", defaultLanguage: "en", admin: "olga",
+                                     adminName: " ", adminEmail: "olga@desk.example"), .invalid, "name")
     }
 }
 

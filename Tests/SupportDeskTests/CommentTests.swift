@@ -170,9 +170,7 @@ struct CommentTests {
         let notify = commentPayload(try when(state, anna, commentBody(1, "Hello Ivan")))?.notify ?? []
         #expect(notify.contains(.contact("c1")))
         #expect(notify.contains(.staff("anna")))
-        withKnownIssue("TicketState.openingNotify puts system:mail into comment 1's notify and Decider.comment copies it as a default recipient") {
-            #expect(!notify.contains { if case .system = $0 { true } else { false } }, "\(notify)")
-        }
+        #expect(!notify.contains { if case .system = $0 { true } else { false } }, "\(notify)")
     }
 
     @Test("the default recipients skip staff who have left")
@@ -182,10 +180,8 @@ struct CommentTests {
         let staffReply = commentPayload(try when(state, anna, commentBody(1, "Update")))?.notify ?? []
         let clientReply = commentPayload(try when(state, c1, commentBody(1, "Thanks")))?.notify ?? []
         #expect(staffReply.contains(.contact("c1")) && clientReply.contains(.staff("anna")))
-        withKnownIssue("Decider.comment copies default recipients without the checks explicit recipients get") {
-            #expect(!staffReply.contains(.staff("ivan")))
-            #expect(!clientReply.contains(.staff("ivan")))
-        }
+        #expect(!staffReply.contains(.staff("ivan")))
+        #expect(!clientReply.contains(.staff("ivan")))
     }
 }
 

@@ -79,13 +79,14 @@ struct EvolveTests {
                               status(1, .closed, .reopened, by: c1)]).tickets[1]?.awaitsEscalation == true)
     }
 
-    @Test("the opening message is comment 1, sent to the staff and its author")
+    @Test("the opening message is comment 1, sent to the staff and the ticket's client (whoever typed it in)")
     func openingMessage() throws {
         let s = given(desk + [opened(1), opened(2, by: anna, channel: .phone), opened(3, by: mailer, channel: .email)])
         let first = try #require(s.tickets[1]?.comments.first)
         #expect(first.number == 1 && first.author == c1 && first.text == "It smokes. What now?" && !first.isInternal && first.at == t0)
         #expect(first.notify == [.staff("anna"), .staff("boris"), .staff("dev"), .staff("max"), .staff("olga"), .contact("c1")])
-        #expect(s.tickets[2]?.comments.first?.notify == workingStaff.map(Party.staff))
+        #expect(s.tickets[2]?.comments.first?.notify == workingStaff.map(Party.staff) + [s.tickets[2]!.contact].map(Party.contact))
+        #expect(s.tickets[3]?.comments.first?.notify.contains { if case .system = $0 { true } else { false } } == false)
         #expect(s.tickets[1]?.openedAt == t0 && s.tickets[1]?.status == .new && s.tickets[1]?.participants == Set(workingStaff))
         #expect(s.lastTicketNumber == 3)
         #expect(given(desk + [opened(5), opened(3)]).lastTicketNumber == 5)

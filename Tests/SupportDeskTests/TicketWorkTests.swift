@@ -58,9 +58,7 @@ struct SplitTests {
             .commentSplitOff(CommentSplitOff(ticket: 1, comment: 3, newTicket: 3, by: "anna")),
             opened(3, by: anna, subject: "Export to CSV", body: "Also, how do I export to CSV?"),
         ])
-        withKnownIssue("Decider.split does not remember which comments were split; splitting again opens a second ticket") {
-            expectRefused(done, boris, .splitComment(ticket: 1, comment: 3, subject: nil), .conflict)
-        }
+        expectRefused(done, boris, .splitComment(ticket: 1, comment: 3, subject: nil), .conflict)
     }
 }
 
@@ -192,8 +190,6 @@ struct RatingTests {
     @Test("only the ticket's contact rates, not a colleague who can see it")
     func colleaguesDoNotRate() {
         let shared = then(state, [.visibilitySet(VisibilitySet(settings: VisibilitySettings(organisationSharing: true)))])
-        withKnownIssue("Decider.run, case .rateAnswer: anyone requireContactAccess admits may rate, i.e. colleagues under organisation sharing") {
-            expectRefused(shared, c2, .rateAnswer(ticket: 1, comment: 2, score: 1, text: "meh"), .forbidden)
-        }
+        expectRefused(shared, c2, .rateAnswer(ticket: 1, comment: 2, score: 1, text: "meh"), .forbidden)
     }
 }

@@ -1,0 +1,101 @@
+import ArgumentParser
+import BusinessTime
+import DeskEngine
+import EventLog
+import Foundation
+import Projections
+import SupportDesk
+
+/// Makes (or reuses) a generated history for the projection benchmarks.
+func benchHistory(_ dir: String?, tickets: Int, reuse: String?) async throws -> (LMDBEventStore, URL, Bool) {
+    if let reuse {
+        let url = URL(fileURLWithPath: reuse)
+        return (try LMDBEventStore(directory: url), url, false)
+    }
+    let folder = try scratchFolder(dir)
+    let store = try LMDBEventStore(directory: folder.appendingPathComponent("desk"))
+    let processor = try CommandProcessor(store: store, clock: ManualClock(Date(timeIntervalSince1970: 1_772_431_200)))
+    var options = HistoryGenerator.Options(tickets: tickets, seed: 1)
+    options.ticketsPerDay = max(60, tickets / 365)  // about a year of history
+    let t0 = monotonicSeconds()
+    let summary = try await HistoryGenerator(options).run(on: processor)
+    FileHandle.standardError.write(Data(String(format: "  generated %d tickets, %d events in %.1f s\n", summary.ticketsOpened,
+                                               store.committedHead, monotonicSeconds() - t0).utf8))
+    return (store, folder, true)
+}
+
+struct RebuildBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "rebuild", abstract: "Rebuild every projection from zero.")
+    @Flag(help: "Print one JSON object instead of a table.") var json = false
+    @Option(help: "Tickets in the generated history.") var tickets: Int = 20_000
+    @Option(help: "Use this existing data folder instead of generating one.") var data: String?
+    @Option(help: "Folder for scratch data.") var dir: String?
+
+    func run() async throws {
+        var report = Report()
+        report.jsonOnly = json
+        let (store, folder, remove) = try await benchHistory(dir, tickets: tickets, reuse: data)
+        defer { store.close(); if remove { try? FileManager.default.removeItem(at: folder) } }
+        let view = DeskView()
+        let runner = ProjectionRunner(store: store, projections: [view])
+        let t0 = monotonicSeconds()
+        try await runner.rebuild(names: [])
+        let secs = monotonicSeconds() - t0
+        report.add("rebuild_eps", "rebuild of every projection from \(store.committedHead) events", Double(store.committedHead) / secs, "events/s")
+        report.add("rebuild_peak_rss_mb", "peak memory", peakRSSMegabytes(), "MB")
+        report.print(json: json, context: ["events": String(store.committedHead)])
+    }
+}
+
+struct QueriesBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "queries",
+                                                    abstract: "Client ticket list, staff feed page, ticket detail latencies; a year of payroll under a new formula.")
+    @Flag(help: "Print one JSON object instead of a table.") var json = false
+    @Option(help: "Tickets in the generated history.") var tickets: Int = 20_000
+    @Option(help: "Use this existing data folder instead of generating one.") var data: String?
+    @Option(help: "Queries of each kind.") var queries: Int = 2_000
+    @Option(help: "Folder for scratch data.") var dir: String?
+
+    func run() async throws {
+        var report = Report()
+        report.jsonOnly = json
+        let (store, folder, remove) = try await benchHistory(dir, tickets: tickets, reuse: data)
+        defer { store.close(); if remove { try? FileManager.default.removeItem(at: folder) } }
+        let view = DeskView()
+        try await ProjectionRunner(store: store, projections: [view]).prepare()
+        let contacts = view.contactIds
+        let staff = ["pavel", "anna", "dmitry", "elena", "olga"]
+        let last = view.lastTicketNumber
+        let now = Date(timeIntervalSince1970: 1_772_431_200 + 86_400 * 200)
+        var rng = SplitMix64(seed: 9)
+        func measure(_ body: () -> Void) -> [Double] {
+            var out: [Double] = []
+            out.reserveCapacity(queries)
+            for _ in 0..<queries {
+                let s = monotonicSeconds()
+                body()
+                out.append((monotonicSeconds() - s) * 1000)
+            }
+            return out.sorted()
+        }
+        var sink = 0
+        let client = measure { sink &+= view.clientTickets(contact: contacts[rng.below(contacts.count)], limit: 50).count }
+        let feed = measure {
+            var f = FeedFilter()
+            if rng.chance(0.3) { f.unaccepted = true } else if rng.chance(0.3) { f.mine = true }
+            sink &+= view.staffFeed(staff: staff[rng.below(staff.count)], filter: f, now: now, limit: 50).count
+        }
+        let detail = measure { sink &+= view.ticketDetail(1 + rng.below(max(1, last)), now: now)?.ticket.comments.count ?? 0 }
+        report.add("client_list_p99_ms", "client's ticket list, p99", percentile(client, 0.99), "ms")
+        report.add("staff_feed_p99_ms", "staff feed page of 50, p99", percentile(feed, 0.99), "ms")
+        report.add("ticket_detail_p99_ms", "ticket detail, p99", percentile(detail, 0.99), "ms")
+        let newFormula = HistoryGenerator.formulaV2.replacingOccurrences(of: "links * 20", with: "links * 25")
+        let p0 = monotonicSeconds()
+        let year = try view.payroll(from: LocalDate(year: 2026, month: 1, day: 1), to: LocalDate(year: 2026, month: 12, day: 31),
+                                    formula: .source(newFormula))
+        report.add("payroll_year_s", "a year of payroll under a new formula (\(year.lines.map(\.evaluations).reduce(0, +)) answers)",
+                   monotonicSeconds() - p0, "s")
+        report.add("tickets", "tickets in the history", Double(last), "")
+        report.print(json: json, context: ["checksum": String(sink)])
+    }
+}
