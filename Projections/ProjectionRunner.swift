@@ -134,7 +134,8 @@ public final class ProjectionRunner: Sendable {
             try w.put(Array(name.utf8), Array(String(version).utf8), in: Self.metaDB)
         }
         positions.withLock { $0[name] = 0 }
-        try await catchUp(p, progress: progress)
+        // Larger batches while rebuilding: a row touched by many events is written once per batch.
+        try await catchUp(p, progress: progress, batch: max(batchSize, 250_000))
     }
 
     /// Rebuilds the named projections (all when empty).
@@ -148,7 +149,8 @@ public final class ProjectionRunner: Sendable {
     }
 
     /// Folds everything committed after `p`'s position, in batches, each flushed with its checkpoint.
-    func catchUp(_ p: any Projection, progress: (@Sendable (String, UInt64, UInt64) -> Void)?) async throws {
+    func catchUp(_ p: any Projection, progress: (@Sendable (String, UInt64, UInt64) -> Void)?, batch batchLimit: Int? = nil) async throws {
+        let batchSize = batchLimit ?? self.batchSize
         while true {
             let from = position(p.name) + 1
             let head = store.committedHead
