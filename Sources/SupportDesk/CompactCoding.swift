@@ -147,14 +147,13 @@ final class Sink {
     }
 
     func encode<T: Encodable>(_ value: T, path: [any CodingKey]) throws {
-        switch value {
-        case let v as String: string(v)
-        case let v as Int: int(Int64(v))
-        case let v as Double: double(v)
-        case let v as Bool: bytes.append(v ? 0x02 : 0x01)
-        case let v as Date: double(v.timeIntervalSinceReferenceDate)  // as Date's own Codable, without the detour
-        default: try value.encode(to: CompactEncoder(sink: self, codingPath: path))
-        }
+        // Type checks by metatype, then bit casts: dynamic `as` casts cost more than the encoding.
+        if T.self == String.self { string(unsafeBitCast(value, to: String.self)) }
+        else if T.self == Int.self { int(Int64(unsafeBitCast(value, to: Int.self))) }
+        else if T.self == Double.self { double(unsafeBitCast(value, to: Double.self)) }
+        else if T.self == Bool.self { bytes.append(unsafeBitCast(value, to: Bool.self) ? 0x02 : 0x01) }
+        else if T.self == Date.self { double(unsafeBitCast(value, to: Date.self).timeIntervalSinceReferenceDate) }
+        else { try value.encode(to: CompactEncoder(sink: self, codingPath: path)) }
     }
 }
 
@@ -202,20 +201,20 @@ struct KeyedWriter<Key: CodingKey>: KeyedEncodingContainerProtocol {
     mutating func encode(_ v: UInt64, forKey key: Key) throws { sink.key(key.stringValue); sink.uint(v); done() }
     mutating func encode<T: Encodable>(_ v: T, forKey key: Key) throws {
         sink.key(key.stringValue)
-        try sink.encode(v, path: codingPath + [key])
+        try sink.encode(v, path: [])
         done()
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
         sink.key(key.stringValue)
-        let c = KeyedWriter<NestedKey>(sink: sink, at: sink.open(0x08), codingPath: codingPath + [key])
+        let c = KeyedWriter<NestedKey>(sink: sink, at: sink.open(0x08), codingPath: [])
         done()
         return KeyedEncodingContainer(c)
     }
 
     mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
         sink.key(key.stringValue)
-        let c = UnkeyedWriter(sink: sink, at: sink.open(0x07), codingPath: codingPath + [key])
+        let c = UnkeyedWriter(sink: sink, at: sink.open(0x07), codingPath: [])
         done()
         return c
     }
@@ -224,7 +223,7 @@ struct KeyedWriter<Key: CodingKey>: KeyedEncodingContainerProtocol {
     mutating func superEncoder(forKey key: Key) -> any Encoder {
         sink.key(key.stringValue)
         done()
-        return CompactEncoder(sink: sink, codingPath: codingPath + [key])
+        return CompactEncoder(sink: sink, codingPath: [])
     }
 }
 
@@ -389,11 +388,11 @@ struct Reader {
     }
 
     func decode<T: Decodable>(_ type: T.Type, at: Int, path: [any CodingKey]) throws -> T {
-        if T.self == String.self { return try string(at) as! T }
-        if T.self == Int.self { return Int(try int(at)) as! T }
-        if T.self == Double.self { return try double(at) as! T }
-        if T.self == Bool.self { return try bool(at) as! T }
-        if T.self == Date.self { return Date(timeIntervalSinceReferenceDate: try double(at)) as! T }
+        if T.self == String.self { return unsafeBitCast(try string(at), to: T.self) }
+        if T.self == Int.self { return unsafeBitCast(Int(try int(at)), to: T.self) }
+        if T.self == Double.self { return unsafeBitCast(try double(at), to: T.self) }
+        if T.self == Bool.self { return unsafeBitCast(try bool(at), to: T.self) }
+        if T.self == Date.self { return unsafeBitCast(Date(timeIntervalSinceReferenceDate: try double(at)), to: T.self) }
         return try T(from: CompactDecoder(reader: self, offset: at, codingPath: path))
     }
 }
@@ -493,7 +492,7 @@ final class KeyedReader<Key: CodingKey>: KeyedDecodingContainerProtocol {
     func decode(_ type: UInt32.Type, forKey key: Key) throws -> UInt32 { try narrow(try reader.uint(try value(key)), key) }
     func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 { try reader.uint(try value(key)) }
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
-        try reader.decode(type, at: try value(key), path: codingPath + [key])
+        try reader.decode(type, at: try value(key), path: [])
     }
 
     private func narrow<I: FixedWidthInteger, S: BinaryInteger>(_ v: S, _ key: Key) throws -> I {
@@ -502,16 +501,16 @@ final class KeyedReader<Key: CodingKey>: KeyedDecodingContainerProtocol {
     }
 
     func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws -> KeyedDecodingContainer<NestedKey> {
-        KeyedDecodingContainer(try KeyedReader<NestedKey>(reader: reader, at: try value(key), codingPath: codingPath + [key]))
+        KeyedDecodingContainer(try KeyedReader<NestedKey>(reader: reader, at: try value(key), codingPath: []))
     }
 
     func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer {
-        try UnkeyedReader(reader: reader, at: try value(key), codingPath: codingPath + [key])
+        try UnkeyedReader(reader: reader, at: try value(key), codingPath: [])
     }
 
     func superDecoder() throws -> any Decoder { try superDecoder(forKey: Key(stringValue: "super")!) }
     func superDecoder(forKey key: Key) throws -> any Decoder {
-        CompactDecoder(reader: reader, offset: try value(key), codingPath: codingPath + [key])
+        CompactDecoder(reader: reader, offset: try value(key), codingPath: [])
     }
 }
 
