@@ -13,6 +13,10 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // LMDB from Debian's liblmdb-dev, wrapped as GRDB wraps SQLite.
@@ -35,9 +39,18 @@ let package = Package(
         // Read models and reports rebuilt from the log (top-level folder, as the design card says).
         .target(name: "Projections", dependencies: ["SupportDesk", "EventLog", "BusinessTime", "PayrollFormula"],
                 path: "Projections"),
+        // The HTTP service: the help desk as a running server (Hummingbird 2).
+        .target(name: "DeskServer",
+                dependencies: ["SupportDesk", "DeskEngine", "Projections", "EventLog",
+                               .product(name: "Hummingbird", package: "hummingbird"),
+                               .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                               .product(name: "Logging", package: "swift-log"),
+                               .product(name: "HTTPTypes", package: "swift-http-types"),
+                               .product(name: "Crypto", package: "swift-crypto")],
+                path: "Sources/DeskServer"),
         // The one command-line tool.
         .executableTarget(name: "helpdesk",
-                          dependencies: ["EventLog", "SupportDesk", "DeskEngine", "Projections",
+                          dependencies: ["EventLog", "SupportDesk", "DeskEngine", "Projections", "DeskServer",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Tools/helpdesk"),
         .executableTarget(name: "helpdesk-bench",
@@ -53,6 +66,11 @@ let package = Package(
         .testTarget(name: "ProjectionsTests", dependencies: ["Projections", "DeskEngine", "SupportDesk", "EventLog", "BusinessTime"],
                     path: "Tests/ProjectionsTests"),
         .testTarget(name: "SupportDeskTests", dependencies: ["SupportDesk", "BusinessTime", "PayrollFormula"], path: "Tests/SupportDeskTests"),
+        .testTarget(name: "DeskServerTests",
+                    dependencies: ["DeskServer", "SupportDesk", "EventLog",
+                                   .product(name: "HummingbirdTesting", package: "hummingbird"),
+                                   .product(name: "HTTPTypes", package: "swift-http-types")],
+                    path: "Tests/DeskServerTests"),
         .testTarget(name: "MailTests", dependencies: ["Mail"], path: "Tests/MailTests"),
         .testTarget(name: "PayrollFormulaTests", dependencies: ["PayrollFormula"], path: "Tests/PayrollFormulaTests"),
     ]

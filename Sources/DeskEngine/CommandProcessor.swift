@@ -148,6 +148,13 @@ public actor CommandProcessor {
         let at = Timestamp.date(fromMicros: Timestamp.micros(from: command.at ?? clock.now()))
         try ensureTickets(command.body.tickets)
         let decision = try Desk.decide(command, at: at, state: state)
+        // Checked after deciding, so that a caller who may not see the ticket learns nothing from it.
+        if let expected = command.expectedVersion, let n = command.body.tickets.first {
+            let current = state.tickets[n]?.version ?? 0
+            guard current == expected else {
+                throw DomainError(.preconditionFailed, "ticket #\(n) is at version \(current), not \(expected); reload it and try again")
+            }
+        }
         if decision.events.isEmpty { return { [decision] in decision.outcome } }
 
         // Expected versions, per stream part, from the state the command was decided against.

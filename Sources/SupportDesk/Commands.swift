@@ -9,6 +9,9 @@ public struct Command: Sendable, Hashable, Codable {
     public var actor: Party
     /// The command's time, for trusted callers only (import, the generator); otherwise the processor's clock.
     public var at: Date?
+    /// Optimistic concurrency (HTTP `If-Match`): the version the caller last saw of the command's
+    /// first ticket; a command on a ticket that has moved on is refused and writes nothing.
+    public var expectedVersion: UInt64?
     public var body: CommandBody
 
     public init(id: String? = nil, actor: Party, at: Date? = nil, _ body: CommandBody) {
@@ -66,6 +69,11 @@ public enum CommandBody: Sendable, Hashable, Codable {
     case setEscalationRule(EscalationRule?)
     case setVisibility(VisibilitySettings)
     case publishFormula(effectiveFrom: LocalDate, source: String, note: String?)
+    /// Records a token by its SHA-256 (hex); the token itself is never stored. Staff tokens: admins
+    /// (or the desk at start-up); a contact's (portal invitation): staff, for a contact with portal access.
+    case issueToken(hash: String, party: Party, label: String)
+    /// Admins revoke any token; anyone revokes their own (sign-out).
+    case revokeToken(hash: String)
     // Organisations and contacts.
     case createOrganisation(id: OrganisationId, name: String, tierId: String?, domains: [String])
     case changeOrganisation(id: OrganisationId, name: String?, tierId: String?, domains: [String]?)
@@ -161,6 +169,8 @@ public struct DomainError: Error, Sendable, Hashable, Codable, CustomStringConve
         case conflict
         /// The ticket's status does not allow it (409).
         case illegalTransition = "illegal-transition"
+        /// The caller's `If-Match` version is no longer current (412).
+        case preconditionFailed = "precondition-failed"
     }
     public var code: Code
     public var message: String

@@ -139,6 +139,28 @@ struct Decider {
             let version = (state.account.formulas.map(\.version).max() ?? 0) + 1
             emit(.payrollFormulaPublished(PayrollFormulaPublished(version: version, effectiveFrom: from, source: source, note: note)))
             outcome.formulaVersion = version
+        case let .issueToken(hash, party, label):
+            guard hash.count == 64, hash.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else {
+                throw fail(.invalid, "a token hash is 64 lowercase hex digits (SHA-256)")
+            }
+            guard state.account.tokens[hash] == nil else { throw fail(.conflict, "this token is already issued") }
+            try text(label, "label", max: 200, allowEmpty: true)
+            switch party {
+            case .staff(let id):
+                if case .system = actor {} else { try requireStaff(.admin) }
+                guard state.account.staff[id]?.active == true else { throw fail(.notFound, "no active staff member '\(id)'") }
+            case .contact(let id):
+                if case .system = actor {} else { try requireStaff(.staff) }
+                let c = try liveContact(id)
+                guard c.portalAccess else { throw fail(.conflict, "grant \(c.name) portal access first") }
+            case .system:
+                throw fail(.invalid, "tokens are for staff and contacts")
+            }
+            emit(.tokenIssued(TokenIssued(hash: hash, party: party, label: label)))
+        case let .revokeToken(hash):
+            guard let grant = state.account.tokens[hash] else { throw fail(.notFound, "no such token") }
+            if grant.party != actor { try requireStaff(.admin) }
+            emit(.tokenRevoked(TokenRevoked(hash: hash, by: actor)))
         case let .createOrganisation(id, name, tierId, domains):
             try requireStaff(.staff)
             try identifier(id, "organisation id")

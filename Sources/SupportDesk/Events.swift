@@ -94,6 +94,22 @@ public struct PayrollFormulaPublished: EventPayload {
     public var event: DeskEvent { .payrollFormulaPublished(self) }
 }
 
+/// An API / portal token was issued; only its SHA-256 is stored (R26).
+public struct TokenIssued: EventPayload {
+    public static let type = "TokenIssued"
+    public var hash: String
+    public var party: Party
+    public var label: String
+    public var event: DeskEvent { .tokenIssued(self) }
+}
+
+public struct TokenRevoked: EventPayload {
+    public static let type = "TokenRevoked"
+    public var hash: String
+    public var by: Party
+    public var event: DeskEvent { .tokenRevoked(self) }
+}
+
 // MARK: Organisations (stream `org-ID`)
 
 public struct OrganisationCreated: EventPayload {
@@ -428,6 +444,8 @@ public enum DeskEvent: Sendable, Hashable {
     case escalationRuleSet(EscalationRuleSet)
     case visibilitySet(VisibilitySet)
     case payrollFormulaPublished(PayrollFormulaPublished)
+    case tokenIssued(TokenIssued)
+    case tokenRevoked(TokenRevoked)
     case organisationCreated(OrganisationCreated)
     case organisationChanged(OrganisationChanged)
     case premiumQuotaPurchased(PremiumQuotaPurchased)
@@ -463,6 +481,7 @@ public enum DeskEvent: Sendable, Hashable {
     public static let payloadTypes: [any EventPayload.Type] = [
         AccountCreated.self, StaffAdded.self, StaffChanged.self, BrainMembersSet.self, CalendarDefined.self,
         SLATierDefined.self, EscalationRuleSet.self, VisibilitySet.self, PayrollFormulaPublished.self,
+        TokenIssued.self, TokenRevoked.self,
         OrganisationCreated.self, OrganisationChanged.self, PremiumQuotaPurchased.self, PremiumQuotaUsed.self,
         ContactCreated.self, ContactChanged.self, ContactEmailAttached.self, ContactPhoneAttached.self,
         ContactMerged.self, ContactAbsorbed.self, PortalAccessChanged.self, ContactNoteAdded.self,
@@ -484,6 +503,8 @@ public enum DeskEvent: Sendable, Hashable {
         case .escalationRuleSet(let p): p
         case .visibilitySet(let p): p
         case .payrollFormulaPublished(let p): p
+        case .tokenIssued(let p): p
+        case .tokenRevoked(let p): p
         case .organisationCreated(let p): p
         case .organisationChanged(let p): p
         case .premiumQuotaPurchased(let p): p
@@ -523,7 +544,7 @@ public enum DeskEvent: Sendable, Hashable {
     public var stream: String {
         switch self {
         case .accountCreated, .staffAdded, .staffChanged, .brainMembersSet, .calendarDefined, .slaTierDefined,
-             .escalationRuleSet, .visibilitySet, .payrollFormulaPublished:
+             .escalationRuleSet, .visibilitySet, .payrollFormulaPublished, .tokenIssued, .tokenRevoked:
             return Streams.account
         case .organisationCreated(let e): return Streams.organisation(e.organisation)
         case .organisationChanged(let e): return Streams.organisation(e.organisation)

@@ -14,6 +14,11 @@ public struct StaffMember: Sendable, Hashable, Codable {
     public var active: Bool
 }
 
+public struct TokenGrant: Sendable, Hashable, Codable {
+    public var party: Party
+    public var label: String
+}
+
 public struct FormulaVersion: Sendable, Hashable, Codable {
     public var version: Int
     public var effectiveFrom: LocalDate
@@ -36,6 +41,8 @@ public struct AccountState: Sendable, Hashable, Codable {
     public var escalation: EscalationRule?
     public var visibility = VisibilitySettings()
     public var formulas: [FormulaVersion] = []
+    /// SHA-256 (hex) of each live token → who it is.
+    public var tokens: [String: TokenGrant] = [:]
 
     public init() {}
 
@@ -193,6 +200,8 @@ public struct DeskState: Sendable, Hashable {
         case .visibilitySet(let e): account.visibility = e.settings
         case .payrollFormulaPublished(let e):
             account.formulas.append(FormulaVersion(version: e.version, effectiveFrom: e.effectiveFrom, source: e.source, note: e.note))
+        case .tokenIssued(let e): account.tokens[e.hash] = TokenGrant(party: e.party, label: e.label)
+        case .tokenRevoked(let e): account.tokens[e.hash] = nil
         case .organisationCreated(let e):
             organisations[e.organisation] = OrganisationState(id: e.organisation, name: e.name, tierId: e.tierId, domains: e.domains)
         case .organisationChanged(let e):
@@ -247,7 +256,7 @@ public struct DeskState: Sendable, Hashable {
     private mutating func bumpVersion(of event: DeskEvent) {
         switch event {
         case .accountCreated, .staffAdded, .staffChanged, .brainMembersSet, .calendarDefined, .slaTierDefined,
-             .escalationRuleSet, .visibilitySet, .payrollFormulaPublished:
+             .escalationRuleSet, .visibilitySet, .payrollFormulaPublished, .tokenIssued, .tokenRevoked:
             account.version += 1
         case .organisationCreated(let e): organisations[e.organisation]?.version += 1
         case .organisationChanged(let e): organisations[e.organisation]?.version += 1

@@ -180,13 +180,14 @@ import Testing
         let executor = GatedExecutor()
         defer { executor.stop() }
         let timerClock = HookedClock(clock)
-        // fireDue() reads the clock after reading the work list; stop the timer there.
-        timerClock.arm { executor.setOpen(false) }
+        // fireDue() reads the clock after reading the work list; from there the timer reads the
+        // work list again (nextEscalation()), starts its two child tasks (wait for a change, sleep
+        // until X's due time) and suspends until one returns: stop it there, before the children run.
+        timerClock.arm { executor.close(whenPending: 2) }
         let timer = Task(executorPreference: executor) { await EscalationTimer(processor: p, clock: timerClock).run() }
-        // The timer has read the work list (X) again and waits to run on: it has not yet asked to
-        // be woken on a change.
         let stopped = await eventually { !executor.isOpen && executor.pending > 0 }
-        try #require(stopped, "the timer should stop after reading the clock")
+        try #require(stopped, "the timer should stop after reading the work list")
+        #expect(clock.sleepers == 0, "its children (the waiter and the sleeper) have not run yet")
 
         // Y: from c1 (24/7 tier): opened at 06:00, due at 08:00 — before X.
         let y = try #require(try await p.execute(Fixture.openFromC1("Y")).ticket)

@@ -3,12 +3,15 @@ import Synchronization
 @testable import DeskEngine
 
 /// A task executor on its own thread that runs jobs only while its gate is open: a test can stop a
-/// task (and its child tasks) at a chosen suspension point and let it go on later.
+/// task (and its child tasks) at a chosen suspension point and let it go on later. (Default actors
+/// called from such a task run on this executor too: close the gate only while no actor job of the
+/// task is pending, or the actor stays taken.)
 final class GatedExecutor: TaskExecutor, @unchecked Sendable {
     private let condition = NSCondition()
     private var jobs: [UnownedJob] = []
     private var open = true
     private var stopped = false
+    private var closeAtPending: Int?
 
     init() {
         let thread = Thread { [self] in loop() }
@@ -35,6 +38,14 @@ final class GatedExecutor: TaskExecutor, @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Closes the gate at the end of the first job (this one or a later one) after which at least
+    /// `count` jobs wait: e.g. 2 when a task has just started two child tasks and suspended.
+    func close(whenPending count: Int) {
+        condition.lock()
+        closeAtPending = count
+        condition.unlock()
+    }
+
     /// Ends the thread once no job is left.
     func stop() {
         condition.lock()
@@ -52,6 +63,12 @@ final class GatedExecutor: TaskExecutor, @unchecked Sendable {
             let job = jobs.removeFirst()
             condition.unlock()
             job.runSynchronously(on: asUnownedTaskExecutor())
+            condition.lock()
+            if let n = closeAtPending, jobs.count >= n, !stopped {
+                open = false
+                closeAtPending = nil
+            }
+            condition.unlock()
         }
     }
 }

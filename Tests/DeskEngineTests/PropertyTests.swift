@@ -47,7 +47,9 @@ final class RandomCommands {
               "not-an-email", "x@y", " spaced@o2.example "])
     }
 
-    func phone() -> String { pick(["+7 900 111-22-33", "+7 900 555 00 0\(rng.below(3))", "12", "+44 20 7946 0000", "8 (800) 2000"]) }
+    func phone() -> String {
+        pick(["+7 900 111-22-33", "+7 900 555 00 0\(rng.below(3))", "12", "+44 20 7946 0000", "8 (800) 2000", "+1 555 01\(rng.below(100))"])
+    }
 
     func date(_ now: Date) -> Date { now.addingTimeInterval(Double(rng.below(4 * 86_400)) - 3600) }
 
@@ -59,7 +61,18 @@ final class RandomCommands {
                        expectedDate: maybe(0.2, pick([LocalDate(year: 2026, month: 4, day: 1), LocalDate(year: 2026, month: 2, day: 30)])))
     }
 
-    func command(last: TicketNumber, now: Date) -> Command {
+    /// Someone plausible for ticket `n` most of the time: its client, or its responsible.
+    func clientFor(_ n: TicketNumber, _ state: DeskState) -> Party {
+        if let t = state.tickets[n], chance(0.6) { return .contact(t.contact) }
+        return clientActor()
+    }
+
+    func staffFor(_ n: TicketNumber, _ state: DeskState) -> Party {
+        if let r = state.tickets[n]?.responsible, chance(0.5) { return .staff(r) }
+        return staffActor()
+    }
+
+    func command(last: TicketNumber, now: Date, state: DeskState) -> Command {
         let n = ticket(last)
         switch rng.below(40) {
         case 0..<6:
@@ -84,31 +97,33 @@ final class RandomCommands {
             let isInternal = chance(0.3)
             var notify: [Party]?
             if chance(0.4) { notify = (0..<rng.below(4)).map { _ in party() } }
-            return Command(actor: anyActor(), .comment(ticket: n, text: chance(0.05) ? "" : pick(texts), internal: isInternal, notify: notify,
+            return Command(actor: chance(0.5) ? staffFor(n, state) : clientFor(n, state), .comment(ticket: n, text: chance(0.05) ? "" : pick(texts), internal: isInternal, notify: notify,
                                                        attachments: chance(0.1) ? [attachment] : [], channel: maybe(0.2, .email),
                                                        externalId: maybe(0.1, "<r\(rng.below(100))@mail.example>")))
         case 15..<17:
-            return Command(actor: staffActor(), .changeStatus(ticket: n, to: pick(TicketStatus.allCases), reason: maybe(0.3, "why not"),
+            return Command(actor: staffFor(n, state), .changeStatus(ticket: n, to: pick(TicketStatus.allCases), reason: maybe(0.3, "why not"),
                                                               until: maybe(0.5, date(now))))
         case 17..<19:
             let evaluation = maybe(0.6, AnswerEvaluation(kind: rng.below(7), volume: pick(AnswerVolume.allCases), links: rng.below(3),
                                                          screenshots: chance(0.05) ? 5000 : rng.below(3), help: rng.below(5)))
-            return Command(actor: staffActor(), .close(ticket: n, evaluation: evaluation, reason: maybe(0.2, "done")))
+            return Command(actor: staffFor(n, state), .close(ticket: n, evaluation: evaluation, reason: maybe(0.2, "done")))
         case 19:
             return Command(actor: staffActor(), .classify(ticket: n, classification()))
         case 20:
             return Command(actor: staffActor(), .changeLevel(ticket: n, to: pick(SupportLevel.allCases)))
         case 21:
-            return Command(actor: staffActor(), .splitComment(ticket: n, comment: rng.below(7), subject: maybe(0.2, "Split-off question")))
+            var number = rng.below(7)
+            if let t = state.tickets[n], t.comments.count > 1, chance(0.7) { number = t.comments[1 + rng.below(t.comments.count - 1)].number }
+            return Command(actor: staffFor(n, state), .splitComment(ticket: n, comment: number, subject: maybe(0.2, "Split-off question")))
         case 22:
             return Command(actor: staffActor(), .mergeTicket(duplicate: n, into: ticket(last)))
         case 23:
             return Command(actor: staffActor(), .markSpam(ticket: n))
         case 24:
-            return Command(actor: staffActor(), .logTime(ticket: n, minutes: pick([-1, 0, 30, 95, 2000]),
+            return Command(actor: staffFor(n, state), .logTime(ticket: n, minutes: pick([-1, 0, 30, 95, 2000]),
                                                          on: maybe(0.2, LocalDate(year: 2026, month: 3, day: 3)), note: maybe(0.5, "debugging")))
         case 25:
-            return Command(actor: clientActor(), .rateAnswer(ticket: n, comment: maybe(0.4, rng.below(6)), score: rng.below(7),
+            return Command(actor: clientFor(n, state), .rateAnswer(ticket: n, comment: maybe(0.4, rng.below(6)), score: rng.below(7),
                                                              text: maybe(0.5, "Спасибо")))
         case 26:
             return Command(actor: chance(0.8) ? .system("escalation") : staffActor(), .escalate(ticket: n))
@@ -116,8 +131,9 @@ final class RandomCommands {
             return Command(actor: .system("mailer"), .recordDelivery(ticket: n, comment: 1 + rng.below(4), recipient: party(),
                                                                      status: pick(DeliveryStatus.allCases), detail: maybe(0.3, "250 OK")))
         case 28:
-            let staff = pick(staffIds)
-            return Command(actor: staffActor(), chance(0.6)
+            var staff = pick(staffIds)
+            if let t = state.tickets[n], !t.participants.isEmpty, chance(0.5) { staff = pick(t.participants.sorted()) }
+            return Command(actor: staffFor(n, state), chance(0.6)
                 ? .addParticipant(ticket: n, staff: staff, role: chance(0.5) ? .participant : .coExecutor)
                 : .removeParticipant(ticket: n, staff: staff, role: chance(0.5) ? .participant : .coExecutor))
         case 29:
@@ -181,9 +197,10 @@ final class RandomCommands {
             while done < 60 {
                 clock.advance(by: gen.chance(0.2) ? 0 : Double(gen.rng.below(3 * 3600)))
                 let last = await p.lastTicketNumber
+                let state = await p.snapshot()
                 if gen.chance(0.1) {
                     // A batch: decided in order, committed together.
-                    let batch = (0..<(2 + gen.rng.below(4))).map { _ in gen.command(last: last, now: clock.now()) }
+                    let batch = (0..<(2 + gen.rng.below(4))).map { _ in gen.command(last: last, now: clock.now(), state: state) }
                     let results = await p.execute(batch: batch)
                     #expect(results.count == batch.count)
                     for (c, r) in zip(batch, results) {
@@ -197,7 +214,7 @@ final class RandomCommands {
                     done += batch.count
                     continue
                 }
-                var c = gen.command(last: last, now: clock.now())
+                var c = gen.command(last: last, now: clock.now(), state: state)
                 if gen.chance(0.2) { c.id = "r\(round)-\(done)" }
                 let head = store.committedHead
                 do {

@@ -15,6 +15,8 @@ let oneOfEveryCommand: [CommandBody] = [
     .setEscalationRule(EscalationRule(afterBusinessHours: 2, manager: "max")),
     .setVisibility(VisibilitySettings(onlyNotified: true, organisationSharing: true)),
     .publishFormula(effectiveFrom: LocalDate(year: 2025, month: 4, day: 1), source: "amount = 100", note: nil),
+    .issueToken(hash: String(repeating: "a", count: 64), party: .staff("olga"), label: "laptop"),
+    .revokeToken(hash: String(repeating: "a", count: 64)),
     .createOrganisation(id: "initech", name: "Initech", tierId: nil, domains: []),
     .changeOrganisation(id: "acme", name: "Acme plc", tierId: nil, domains: nil),
     .buyPremiumQuota(organisation: "acme", tickets: 5, note: nil),
@@ -50,7 +52,7 @@ struct AccountCreationTests {
     func everyCaseSampled() {
         let names = oneOfEveryCommand.map(\.name)
         #expect(Set(names).count == names.count)
-        #expect(names.count == 36)
+        #expect(names.count == 38)
         #expect(names.first == "createAccount" && names.last == "escalate")
     }
 
@@ -308,5 +310,27 @@ struct ConfigurationTests {
         expectRefused(state, manager, .publishFormula(effectiveFrom: from, source: "bonus = 1", note: nil), .invalid, "does not parse")
         expectRefused(state, manager, .publishFormula(effectiveFrom: LocalDate(year: 2025, month: 2, day: 30), source: "amount = 1", note: nil),
                       .invalid, "2025-02-30", "does not exist")
+    }
+}
+
+@Suite("Tokens")
+struct TokenTests {
+    let hash = String(repeating: "c", count: 64)
+
+    @Test("admins issue staff tokens, staff issue portal tokens only for contacts with portal access; owners and admins revoke")
+    func tokens() throws {
+        let base = given(desk)
+        let issued = try when(base, .staff("olga"), .issueToken(hash: hash, party: .staff("anna"), label: "laptop"))
+        #expect(issued == [.tokenIssued(TokenIssued(hash: hash, party: .staff("anna"), label: "laptop"))])
+        expectRefused(base, .staff("anna"), .issueToken(hash: hash, party: .staff("anna"), label: ""), .forbidden, "admin")
+        expectRefused(base, .staff("olga"), .issueToken(hash: "ABC", party: .staff("anna"), label: ""), .invalid, "64")
+        expectRefused(base, .staff("anna"), .issueToken(hash: hash, party: .contact("c1"), label: ""), .conflict, "portal access")
+        let withToken = given(desk + issued)
+        #expect(withToken.account.tokens[hash]?.party == .staff("anna"))
+        expectRefused(withToken, .staff("olga"), .issueToken(hash: hash, party: .staff("olga"), label: ""), .conflict, "already")
+        // The owner signs out; someone else may not revoke it unless admin.
+        #expect(try when(withToken, .staff("anna"), .revokeToken(hash: hash)) == [.tokenRevoked(TokenRevoked(hash: hash, by: .staff("anna")))])
+        expectRefused(withToken, .staff("boris"), .revokeToken(hash: hash), .forbidden, "admin")
+        #expect(given(desk + issued + [.tokenRevoked(TokenRevoked(hash: hash, by: .staff("olga")))]).account.tokens[hash] == nil)
     }
 }

@@ -1,0 +1,15 @@
+import DeskEngine
+import Foundation
+import Hummingbird
+import Logging
+
+extension DeskService {
+    /// The Hummingbird application: the HTTP server plus the escalation timer as services of one
+    /// ServiceGroup (SIGTERM / SIGINT: stop accepting, finish in-flight requests, then return).
+    public func application(logger: Logger = Logger(label: "helpdesk")) -> some ApplicationProtocol {
+        Application(router: router(),
+                    configuration: .init(address: .hostname(options.host, port: options.port), serverName: "helpdesk"),
+                    services: [EscalationService(timer: EscalationTimer(processor: processor, clock: clock))],
+                    logger: logger)
+    }
+}

@@ -1,0 +1,140 @@
+import Crypto
+import DeskEngine
+import EventLog
+import Foundation
+import Logging
+import Projections
+import ServiceLifecycle
+import SupportDesk
+
+/// Who is asking, once their bearer token is checked.
+public struct Principal: Sendable, Hashable {
+    public var party: Party
+    /// Staff role; nil for a client contact.
+    public var role: Role?
+    public var isClient: Bool { role == nil }
+    public func atLeast(_ r: Role) -> Bool { (role ?? .auditor) >= r && role != nil }
+}
+
+public struct ServerOptions: Sendable {
+    public var dataDirectory: URL
+    public var host = "127.0.0.1"
+    public var port = 8080
+    /// Largest request body accepted (413 beyond).
+    public var maxBodyBytes = 1 << 20
+    /// The first admin's token on an empty data folder (default: a random one, printed once).
+    public var adminToken: String?
+    /// Generate a demo history (this many tickets) into an empty data folder.
+    public var demoTickets: Int?
+    public var durability: Durability = .durable
+
+    public init(dataDirectory: URL) { self.dataDirectory = dataDirectory }
+}
+
+/// The running desk: the log, the command processor, the projections and the escalation timer.
+public final class DeskService: Sendable {
+    public let store: LMDBEventStore
+    public let processor: CommandProcessor
+    public let view: DeskView
+    public let runner: ProjectionRunner
+    public let clock: any DeskClock
+    public let options: ServerOptions
+    let metrics = ServerMetrics()
+
+    /// Opens (and on an empty folder creates) the desk. Returns the first admin's token when it created one.
+    public static func open(_ options: ServerOptions, clock: any DeskClock = SystemClock(),
+                            logger: Logger = Logger(label: "helpdesk")) async throws -> (DeskService, String?) {
+        var lmdb = LMDBOptions()
+        lmdb.durability = options.durability
+        let store = try LMDBEventStore(directory: options.dataDirectory, options: lmdb)
+        do {
+            let processor = try CommandProcessor(store: store, clock: clock)
+            var firstToken: String?
+            if await !processor.account.created {
+                if let demo = options.demoTickets {
+                    logger.info("empty data folder: generating a demo history of \(demo) tickets")
+                    _ = try await HistoryGenerator(.init(tickets: demo, seed: 1)).run(on: processor)
+                } else {
+                    _ = try await processor.execute(Command(actor: .system("setup"), .createAccount(
+                        name: "Help desk", timeZone: TimeZone.current.identifier, defaultLanguage: "en",
+                        admin: "admin", adminName: "Administrator", adminEmail: "admin@localhost.localdomain")))
+                }
+                let token = options.adminToken ?? Self.newToken()
+                _ = try await processor.execute(Command(actor: .system("setup"), .issueToken(
+                    hash: Self.hash(token), party: .staff("admin"), label: "first admin token")))
+                firstToken = token
+            } else if let token = options.adminToken, await processor.account.tokens[Self.hash(token)] == nil {
+                _ = try await processor.execute(Command(actor: .system("setup"), .issueToken(
+                    hash: Self.hash(token), party: .staff("admin"), label: "admin token from the command line")))
+            }
+            let view = DeskView()
+            let runner = ProjectionRunner(store: store, projections: [view])
+            try await runner.prepare()
+            runner.start()
+            return (DeskService(store: store, processor: processor, view: view, runner: runner, clock: clock, options: options), firstToken)
+        } catch {
+            store.close()
+            throw error
+        }
+    }
+
+    init(store: LMDBEventStore, processor: CommandProcessor, view: DeskView, runner: ProjectionRunner, clock: any DeskClock, options: ServerOptions) {
+        self.store = store
+        self.processor = processor
+        self.view = view
+        self.runner = runner
+        self.clock = clock
+        self.options = options
+    }
+
+    /// Stops the projections and closes the log (finishing every queued commit).
+    public func close() {
+        runner.stop()
+        store.close()
+    }
+
+    /// A new random token (256 bits, URL-safe).
+    public static func newToken() -> String {
+        var g = SystemRandomNumberGenerator()
+        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &g) }
+        return "hd_" + Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    public static func hash(_ token: String) -> String {
+        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// The principal for a bearer token: staff must be active, contacts must have portal access.
+    public func authenticate(_ token: String) async -> Principal? {
+        let h = Self.hash(token)
+        guard let grant = await processor.account.tokens[h] else { return nil }
+        switch grant.party {
+        case .staff(let id):
+            guard let m = await processor.account.staff[id], m.active else { return nil }
+            return Principal(party: grant.party, role: m.role)
+        case .contact(let id):
+            guard let c = await processor.contact(id), c.portalAccess, c.mergedInto == nil else { return nil }
+            return Principal(party: grant.party, role: nil)
+        case .system:
+            return nil
+        }
+    }
+
+    /// Runs a command for `principal`; waits until the projections have folded it (read-your-writes).
+    func execute(_ body: CommandBody, as principal: Principal, idempotencyKey: String?, expectedVersion: UInt64?) async throws -> CommandOutcome {
+        var command = Command(id: idempotencyKey.map { "http:\(principal.party):\($0)" }, actor: principal.party, body)
+        command.expectedVersion = expectedVersion
+        let outcome = try await processor.execute(command)
+        if let last = outcome.sequences.max() { try await runner.waitUntil(last) }
+        return outcome
+    }
+}
+
+/// Runs the escalation timer as a service of the application's ServiceGroup.
+struct EscalationService: Service {
+    let timer: EscalationTimer
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await timer.run() }
+    }
+}

@@ -1,0 +1,249 @@
+import EventLog
+import Foundation
+import Hummingbird
+import HTTPTypes
+import NIOCore
+import Synchronization
+import SupportDesk
+
+/// The request context: who is asking (set by `AuthMiddleware`).
+public struct DeskContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public var principal: Principal?
+
+    public init(source: Source) {
+        coreContext = .init(source: source)
+    }
+
+    /// The principal, or 401.
+    func require() throws -> Principal {
+        guard let p = principal else { throw APIError(.unauthorized, "unauthorized", "send Authorization: Bearer <token>") }
+        return p
+    }
+
+    func requireStaff(_ minimum: Role = .auditor) throws -> Principal {
+        let p = try require()
+        guard let role = p.role else { throw APIError(.forbidden, "forbidden", "staff only") }
+        guard role >= minimum else { throw APIError(.forbidden, "forbidden", "this needs the \(minimum.rawValue) role") }
+        return p
+    }
+}
+
+/// Every error leaves as `{ "error": code, "message": …, "details": … }` with a 4xx/5xx status.
+public struct APIError: Error, HTTPResponseError {
+    public var status: HTTPResponse.Status
+    public var code: String
+    public var message: String
+    public var details: [String: String]?
+
+    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String, details: [String: String]? = nil) {
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+    }
+
+    struct Body: Encodable { var error: String; var message: String; var details: [String: String]? }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        let data = try JSONEncoder().encode(Body(error: code, message: message, details: details))
+        return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// Maps what the desk throws to HTTP.
+    static func from(_ error: any Error) -> any Error {
+        switch error {
+        case let e as APIError: return e
+        case let e as HTTPError:
+            let code = e.status == .notFound ? "not-found" : e.status.code < 500 ? "bad-request" : "internal"
+            return APIError(e.status, code, e.body ?? e.status.reasonPhrase)
+        case let e as DomainError:
+            let status: HTTPResponse.Status = switch e.code {
+            case .invalid: .unprocessableContent
+            case .notFound: .notFound
+            case .forbidden: .forbidden
+            case .conflict, .illegalTransition: .conflict
+            case .preconditionFailed: .preconditionFailed
+            }
+            return APIError(status, e.code.rawValue, e.message)
+        case let e as DecodingError:
+            return APIError(.badRequest, "bad-request", "the body does not match: \(describe(e))")
+        case let e as EventLogError:
+            switch e.code {
+            case .wrongExpectedVersion: return APIError(.conflict, "conflict", e.message)
+            case .invalidInput: return APIError(.badRequest, "bad-request", e.message)
+            case .closed: return APIError(.serviceUnavailable, "unavailable", "the desk is shutting down")
+            default: return APIError(.internalServerError, "internal", e.message)
+            }
+        case let e as ReportErrorLike:
+            return APIError(.unprocessableContent, "invalid", e.message)
+        default:
+            return APIError(.internalServerError, "internal", "\(error)")
+        }
+    }
+
+    static func describe(_ e: DecodingError) -> String {
+        func path(_ c: DecodingError.Context) -> String {
+            let p = c.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
+            return p.isEmpty ? "" : " at '\(p)'"
+        }
+        switch e {
+        case .keyNotFound(let k, let c): return "missing field '\(k.stringValue)'\(path(c))"
+        case .typeMismatch(let t, let c): return "wrong type\(path(c)), expected \(t)"
+        case .valueNotFound(let t, let c): return "missing value\(path(c)), expected \(t)"
+        case .dataCorrupted(let c): return "\(c.debugDescription)\(path(c))"
+        @unknown default: return "\(e)"
+        }
+    }
+}
+
+protocol ReportErrorLike: Error { var message: String { get } }
+
+/// Turns thrown errors into `APIError` responses and counts requests.
+struct ErrorMiddleware: RouterMiddleware {
+    typealias Context = DeskContext
+    let metrics: ServerMetrics
+
+    func handle(_ request: Request, context: DeskContext, next: (Request, DeskContext) async throws -> Response) async throws -> Response {
+        let start = ContinuousClock.now
+        do {
+            let r = try await next(request, context)
+            metrics.record(request.method.rawValue, status: r.status.code, since: start)
+            return r
+        } catch let e as HTTPError where e.status == .notFound {
+            // No route: 405 when the path exists with other methods, else 404.
+            let path = request.uri.path
+            let methods = DeskService.routes.filter { Self.matches($0.path, path) }.map { $0.method.uppercased() }
+            let mapped = methods.isEmpty
+                ? APIError(.notFound, "not-found", "no route \(request.method.rawValue) \(path)")
+                : APIError(.methodNotAllowed, "method-not-allowed", "\(path) takes \(methods.joined(separator: ", "))",
+                           details: ["allow": methods.joined(separator: ", ")])
+            metrics.record(request.method.rawValue, status: mapped.status.code, since: start)
+            throw mapped
+        } catch {
+            let mapped = APIError.from(error)
+            let status = (mapped as? any HTTPResponseError)?.status.code ?? 500
+            metrics.record(request.method.rawValue, status: status, since: start)
+            throw mapped
+        }
+    }
+}
+
+extension ErrorMiddleware {
+    /// Whether an OpenAPI path template (`/tickets/{n}`) matches a request path.
+    static func matches(_ template: String, _ path: String) -> Bool {
+        let t = template.split(separator: "/"), p = path.split(separator: "/")
+        guard t.count == p.count else { return false }
+        return zip(t, p).allSatisfy { $0.hasPrefix("{") || $0 == $1 }
+    }
+}
+
+/// Reads `Authorization: Bearer …` and sets the principal (routes decide whether they need one).
+struct AuthMiddleware: RouterMiddleware {
+    typealias Context = DeskContext
+    let service: DeskService
+
+    func handle(_ request: Request, context: DeskContext, next: (Request, DeskContext) async throws -> Response) async throws -> Response {
+        var context = context
+        if let header = request.headers[.authorization] {
+            guard header.hasPrefix("Bearer "), let p = await service.authenticate(String(header.dropFirst(7))) else {
+                throw APIError(.unauthorized, "unauthorized", "the token is unknown, revoked, or its owner has no access")
+            }
+            context.principal = p
+        }
+        return try await next(request, context)
+    }
+}
+
+/// Request counts and latencies, commit figures and projection lag, as Prometheus text.
+final class ServerMetrics: Sendable {
+    private let counts = Mutex<[String: (count: Int, seconds: Double)]>([:])
+
+    func record(_ method: String, status: Int, since start: ContinuousClock.Instant) {
+        let d = ContinuousClock.now - start
+        let secs = Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+        counts.withLock { c in
+            let key = "method=\"\(method)\",status=\"\(status)\""
+            let old = c[key] ?? (0, 0)
+            c[key] = (old.count + 1, old.seconds + secs)
+        }
+    }
+
+    func text(store: LMDBEventStore, projectionPosition: UInt64) -> String {
+        var out = "# TYPE helpdesk_http_requests_total counter\n"
+        let snapshot = counts.withLock { $0 }
+        for (k, v) in snapshot.sorted(by: { $0.key < $1.key }) { out += "helpdesk_http_requests_total{\(k)} \(v.count)\n" }
+        out += "# TYPE helpdesk_http_request_seconds_sum counter\n"
+        for (k, v) in snapshot.sorted(by: { $0.key < $1.key }) { out += "helpdesk_http_request_seconds_sum{\(k)} \(v.seconds)\n" }
+        let w = store.writerCounters
+        out += "# TYPE helpdesk_log_head gauge\nhelpdesk_log_head \(store.committedHead)\n"
+        out += "# TYPE helpdesk_commits_total counter\nhelpdesk_commits_total \(w.commits)\n"
+        out += "# TYPE helpdesk_commit_requests_total counter\nhelpdesk_commit_requests_total \(w.requests)\n"
+        out += "# TYPE helpdesk_commit_seconds_total counter\nhelpdesk_commit_seconds_total \(w.commitSeconds)\n"
+        out += "# TYPE helpdesk_projection_lag_events gauge\nhelpdesk_projection_lag_events \(store.committedHead - min(store.committedHead, projectionPosition))\n"
+        return out
+    }
+}
+
+// MARK: Bodies
+
+/// Reads a JSON body within the size limit, refusing unknown fields.
+func decodeBody<T: Decodable>(_ type: T.Type, _ request: Request, limit: Int, allowed: Set<String>) async throws -> T {
+    let buffer: ByteBuffer
+    do { buffer = try await request.body.collect(upTo: limit) } catch {
+        throw APIError(.contentTooLarge, "too-large", "the body is larger than \(limit) bytes")
+    }
+    let data = Data(buffer: buffer)
+    let text = data.isEmpty ? Data("{}".utf8) : data
+    guard let object = try? JSONSerialization.jsonObject(with: text) else {
+        throw APIError(.badRequest, "bad-request", "the body is not valid JSON")
+    }
+    guard let dict = object as? [String: Any] else { throw APIError(.badRequest, "bad-request", "the body must be a JSON object") }
+    let unknown = Set(dict.keys).subtracting(allowed)
+    guard unknown.isEmpty else {
+        throw APIError(.badRequest, "unknown-fields", "unknown field(s): \(unknown.sorted().joined(separator: ", "))",
+                       details: ["allowed": allowed.sorted().joined(separator: ", ")])
+    }
+    return try jsonDecoder.decode(T.self, from: text)
+}
+
+let jsonDecoder: JSONDecoder = {
+    let d = JSONDecoder()
+    d.dateDecodingStrategy = .iso8601
+    return d
+}()
+
+func jsonResponse<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok, etag: UInt64? = nil) throws -> Response {
+    let e = JSONEncoder()
+    e.dateEncodingStrategy = .iso8601
+    e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
+    if let etag { headers[.eTag] = "\"\(etag)\"" }
+    return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try e.encode(value))))
+}
+
+func textResponse(_ text: String, contentType: String) -> Response {
+    Response(status: .ok, headers: [.contentType: contentType], body: .init(byteBuffer: ByteBuffer(string: text)))
+}
+
+let idempotencyKeyName = HTTPField.Name("Idempotency-Key")!
+
+extension Request {
+    /// `Idempotency-Key` (1…200 bytes).
+    func idempotencyKey() throws -> String? {
+        guard let k = headers[idempotencyKeyName] else { return nil }
+        guard !k.isEmpty, k.utf8.count <= 200 else { throw APIError(.badRequest, "bad-request", "Idempotency-Key is 1…200 bytes") }
+        return k
+    }
+
+    /// `If-Match: "N"` → N.
+    func ifMatch() throws -> UInt64? {
+        guard let v = headers[.ifMatch] else { return nil }
+        let t = v.trimmingCharacters(in: CharacterSet(charactersIn: "\" W/"))
+        guard let n = UInt64(t) else { throw APIError(.badRequest, "bad-request", "If-Match must be an ETag this server gave, e.g. \"7\"") }
+        return n
+    }
+
+    func query(_ name: String) -> String? { uri.queryParameters[Substring(name)].map(String.init) }
+}

@@ -1,0 +1,58 @@
+import ArgumentParser
+import DeskServer
+import EventLog
+import Foundation
+import Hummingbird
+import Logging
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the help desk: the HTTP API on Hummingbird, on the LMDB log in the data folder.",
+        discussion: """
+        On an empty data folder it creates the account and an admin and prints, once, the admin's token \
+        (--admin-token or HELPDESK_ADMIN_TOKEN sets it instead); --demo also loads a generated history. \
+        Options also come from HELPDESK_HOST, HELPDESK_PORT, HELPDESK_MAX_BODY. SIGTERM or SIGINT: stop \
+        accepting, finish in-flight commands, close the log.
+        """)
+    @OptionGroup var data: DataOptions
+    @Option(help: "Address to listen on (default $HELPDESK_HOST or 127.0.0.1).") var host: String?
+    @Option(help: "Port (default $HELPDESK_PORT or 8080).") var port: Int?
+    @Option(help: "The first admin's token on an empty folder (default $HELPDESK_ADMIN_TOKEN, else random).") var adminToken: String?
+    @Option(help: "Largest request body in bytes (default $HELPDESK_MAX_BODY or 1048576).") var maxBody: Int?
+    @Flag(help: "On an empty folder, also generate a demo history (2,000 tickets).") var demo = false
+
+    func run() async throws {
+        let env = ProcessInfo.processInfo.environment
+        var options = ServerOptions(dataDirectory: data.url)
+        options.host = host ?? env["HELPDESK_HOST"] ?? "127.0.0.1"
+        options.port = port ?? env["HELPDESK_PORT"].flatMap(Int.init) ?? 8080
+        options.maxBodyBytes = maxBody ?? env["HELPDESK_MAX_BODY"].flatMap(Int.init) ?? 1 << 20
+        options.adminToken = adminToken ?? env["HELPDESK_ADMIN_TOKEN"]
+        options.demoTickets = demo ? 2000 : nil
+        var logger = Logger(label: "helpdesk")
+        logger.logLevel = .info
+        let service: DeskService
+        let firstToken: String?
+        do {
+            (service, firstToken) = try await DeskService.open(options, logger: logger)
+        } catch let e as EventLogError {
+            fail(e.message)
+        }
+        if let firstToken {
+            print("""
+            New help desk in \(data.url.path).
+            Admin token (shown once; keep it): \(firstToken)
+            Try: curl -H 'Authorization: Bearer \(firstToken)' http://\(options.host):\(options.port)/me
+            """)
+        }
+        print("helpdesk serving http://\(options.host):\(options.port) (data: \(data.url.path), log head \(service.store.committedHead))")
+        do {
+            try await service.application(logger: logger).runService()
+        } catch {
+            service.close()
+            throw error
+        }
+        service.close()
+        print("helpdesk stopped cleanly; log head \(service.store.committedHead)")
+    }
+}
