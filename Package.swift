@@ -66,6 +66,8 @@ let package = Package(
         .testTarget(name: "ProjectionsTests", dependencies: ["Projections", "DeskEngine", "SupportDesk", "EventLog", "BusinessTime"],
                     path: "Tests/ProjectionsTests"),
         .testTarget(name: "SupportDeskTests", dependencies: ["SupportDesk", "BusinessTime", "PayrollFormula"], path: "Tests/SupportDeskTests"),
+        .testTarget(name: "DeskEngineTests", dependencies: ["DeskEngine", "SupportDesk", "EventLog", "BusinessTime"],
+                    path: "Tests/DeskEngineTests"),
         .testTarget(name: "DeskServerTests",
                     dependencies: ["DeskServer", "SupportDesk", "EventLog",
                                    .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -272,3 +272,30 @@ struct Engine {
         return k
     }
 }
+
+extension BusinessCalendar {
+    private enum EncodingKeys: String, CodingKey { case id, name, timeZone, week, holidays, extraWorkingDays, alwaysOpen }
+    private struct DayKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    /// Encodes holidays and extra working days in date order, so that equal calendars encode to the
+    /// same bytes (a `Set` or `Dictionary` would follow its instance's iteration order). Decoding is
+    /// the synthesized one: the shape is the same.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: EncodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(name, forKey: .name)
+        try c.encode(timeZone, forKey: .timeZone)
+        try c.encode(week, forKey: .week)
+        try c.encode(holidays.sorted(), forKey: .holidays)
+        var extra = c.nestedContainer(keyedBy: DayKey.self, forKey: .extraWorkingDays)
+        for (day, intervals) in extraWorkingDays.sorted(by: { $0.key < $1.key }) {
+            try extra.encode(intervals, forKey: DayKey(stringValue: day.description))
+        }
+        try c.encode(alwaysOpen, forKey: .alwaysOpen)
+    }
+}

@@ -30,6 +30,11 @@ public actor CommandProcessor {
     public private(set) var escalations: [TicketNumber: Date] = [:]
     private var escalationWaiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
     private var nextWaiter: UInt64 = 0
+    /// Bumped on every change of the work list, so that a waiter does not miss one made between
+    /// reading the list and starting to wait.
+    private var escalationGeneration: UInt64 = 0
+    /// Tickets the timer gave up on (refused escalations) until the next restart.
+    private var givenUp = Set<TicketNumber>()
 
     static let commandsDB = "desk.commands"
     static let metaDB = "desk.meta"
@@ -69,11 +74,23 @@ public actor CommandProcessor {
 
     /// The earliest pending escalation.
     public func nextEscalation() -> (ticket: TicketNumber, due: Date)? {
-        escalations.min { ($0.value, $0.key) < ($1.value, $1.key) }.map { ($0.key, $0.value) }
+        escalations.lazy.filter { !self.givenUp.contains($0.key) }
+            .min { ($0.value, $0.key) < ($1.value, $1.key) }.map { ($0.key, $0.value) }
+    }
+
+    /// The earliest pending escalation and the work list's generation (for `waitForEscalationChange(after:)`).
+    public func escalationWorkList() -> (next: (ticket: TicketNumber, due: Date)?, generation: UInt64) {
+        (nextEscalation(), escalationGeneration)
     }
 
     /// Returns when the escalation work list changes (the timer's wake-up), or when cancelled.
     public func waitForEscalationChange() async {
+        await waitForEscalationChange(after: escalationGeneration)
+    }
+
+    /// Returns once the work list has changed since `generation` (at once if it already has).
+    public func waitForEscalationChange(after generation: UInt64) async {
+        guard generation == escalationGeneration else { return }
         nextWaiter += 1
         let id = nextWaiter
         await withTaskCancellationHandler {
@@ -90,8 +107,9 @@ public actor CommandProcessor {
     }
 
     /// Takes a ticket off the escalation list until the next restart (the timer gives up on it).
+    /// Its stored entry stays until the ticket stops waiting, so a restart tries again.
     public func dropEscalation(_ n: TicketNumber) {
-        escalations[n] = nil
+        givenUp.insert(n)
     }
 
     // MARK: Commands
@@ -185,6 +203,7 @@ public actor CommandProcessor {
             if escalations[n] != due {
                 escalations[n] = due
                 escalationChanges.append((n, due))
+                if due == nil { givenUp.remove(n) }
             }
         }
         if !escalationChanges.isEmpty { wakeEscalationWaiters() }
@@ -352,6 +371,7 @@ public actor CommandProcessor {
     }
 
     private func wakeEscalationWaiters() {
+        escalationGeneration &+= 1
         let w = escalationWaiters
         escalationWaiters = [:]
         for c in w.values { c.resume() }

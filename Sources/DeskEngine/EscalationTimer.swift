@@ -36,9 +36,9 @@ public struct EscalationTimer: Sendable {
     public func run() async {
         while !Task.isCancelled {
             await fireDue()
-            let next = await processor.nextEscalation()
+            let (next, generation) = await processor.escalationWorkList()
             await withTaskGroup(of: Void.self) { group in
-                group.addTask { await processor.waitForEscalationChange() }
+                group.addTask { await processor.waitForEscalationChange(after: generation) }
                 if let due = next?.due {
                     group.addTask { [clock] in try? await clock.sleep(until: due) }
                 }

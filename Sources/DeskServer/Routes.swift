@@ -39,6 +39,7 @@ extension DeskService {
         RouteDoc(method: "get", path: "/metrics", summary: "Prometheus metrics", who: "anyone"),
         RouteDoc(method: "get", path: "/openapi.json", summary: "This document", who: "anyone"),
         RouteDoc(method: "get", path: "/me", summary: "Who the token belongs to", who: "any token"),
+        RouteDoc(method: "get", path: "/live", summary: "Server-Sent Events: new activity (ticket=N for one ticket page, max=N to end after N events)", who: "client, staff"),
         RouteDoc(method: "post", path: "/tickets", summary: "Open a ticket (clients for themselves; staff and intake for anyone)", who: "client, staff"),
         RouteDoc(method: "get", path: "/tickets", summary: "Clients: their tickets; staff: the Chronicle (filters: mine, unaccepted, status, type, criticality, level, responsible, premiumFirst, before, limit)", who: "client, staff"),
         RouteDoc(method: "get", path: "/tickets/{n}", summary: "A ticket as the caller may see it; ETag = stream version", who: "client, staff"),
@@ -106,6 +107,8 @@ extension DeskService {
             let p = try ctx.require()
             return try jsonResponse(["party": p.party.description, "role": p.role?.rawValue ?? "client"])
         }
+
+        router.get("/live") { req, ctx in try self.live(req, try ctx.require()) }
 
         // Tickets.
         router.post("/tickets") { req, ctx in

@@ -62,6 +62,8 @@ struct Decider {
     }
 
     mutating func run(_ body: CommandBody) throws(DomainError) -> Decision {
+        // Every party must survive its own encoding (an empty id would make its events unreadable).
+        guard Party(actor.description) == actor else { throw fail(.invalid, "'\(actor)' is not a valid actor") }
         if case .createAccount = body {} else if !state.account.created {
             throw fail(.conflict, "the account has not been created yet")
         }

@@ -147,3 +147,25 @@ import Testing
         #expect(try await p.ticket(1) == (try foldTicket(store, 1)))
     }
 }
+
+@Suite struct LogReadabilityTests {
+    /// Whatever the processor accepts, it must be able to read back: a command is refused or its
+    /// events replay. `Party.system("")` encodes as "system:", which `Party(from:)` rejects.
+    @Test func anAcceptedCommandAlwaysReplays() async throws {
+        let store = MemoryEventStore()
+        let p = try CommandProcessor(store: store, clock: ManualClock(Fixture.start))
+        try await Fixture.setUp(p)
+        let head = store.committedHead
+        let open = Command(actor: .system(""), .openTicket(OpenTicket(
+            channel: .api, subject: "From a nameless integration", body: "", contact: .email("c1@o1.example", name: nil))))
+        let outcome: CommandOutcome?
+        do { outcome = try await p.execute(open) } catch is DomainError { outcome = nil }
+        if outcome == nil { #expect(store.committedHead == head) }
+        let rebuilt = try replay(store)
+        let restarted = try CommandProcessor(store: store)
+        if let n = outcome?.ticket {
+            #expect(try await restarted.ticket(n) == rebuilt.tickets[n])
+            #expect(try await p.ticket(n) == rebuilt.tickets[n])
+        }
+    }
+}

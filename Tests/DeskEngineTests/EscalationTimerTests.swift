@@ -162,6 +162,33 @@ import Testing
         #expect(store.committedHead == head)
     }
 
+    /// The timer gives up on an escalation it cannot do (here: the rule was switched off) until the
+    /// next restart. If the ticket is accepted meanwhile, it must not come back after the restart:
+    /// the stored work list holds only tickets that still await escalation.
+    @Test func aGivenUpEscalationOfAnAcceptedTicketDoesNotComeBack() async throws {
+        let store = MemoryEventStore()
+        let t0 = Fixture.start
+        let clock = ManualClock(t0)
+        let p = try CommandProcessor(store: store, clock: clock)
+        try await Fixture.setUp(p)
+        _ = try await p.execute(Fixture.openFromC1("Accepted after the timer gave up"))
+        _ = try await p.execute(Fixture.openFromC1("Still waiting"))
+        _ = try await p.execute(Command(actor: Fixture.boss, .setEscalationRule(nil)))
+        clock.advance(by: 3 * hour)
+        #expect(await EscalationTimer(processor: p, clock: clock).fireDue() == [], "no rule: refused, given up")
+        #expect(await p.nextEscalation() == nil)
+        _ = try await p.execute(Command(actor: .staff("s1"), .acceptTicket(ticket: 1)))
+        #expect(try await p.ticket(1)?.awaitsEscalation == false)
+        #expect(try await p.ticket(2)?.awaitsEscalation == true)
+
+        let restarted = try CommandProcessor(store: store, clock: clock)
+        let rebuilt = try replay(store)
+        // #2 is back (documented: given up only until the restart); #1 was accepted and must not be.
+        #expect(await restarted.escalations[2] != nil)
+        #expect(await restarted.escalations == expectedEscalations(rebuilt))
+        #expect(await restarted.escalations[1] == nil)
+    }
+
     /// A ticket that becomes due earlier than everything the timer knows of must wake it, whenever
     /// it is opened. Deterministic interleaving: the timer runs on a gated executor; it is stopped
     /// right after it read the work list (`nextEscalation()`) and before it waits for a change
@@ -185,22 +212,28 @@ import Testing
         // until X's due time) and suspends until one returns: stop it there, before the children run.
         timerClock.arm { executor.close(whenPending: 2) }
         let timer = Task(executorPreference: executor) { await EscalationTimer(processor: p, clock: timerClock).run() }
-        let stopped = await eventually { !executor.isOpen && executor.pending > 0 }
-        try #require(stopped, "the timer should stop after reading the work list")
+        let stopped = await eventually { !executor.isOpen && executor.pending >= 2 }
+        #expect(stopped, "the timer should stop after reading the work list")
         #expect(clock.sleepers == 0, "its children (the waiter and the sleeper) have not run yet")
+        // Should the runtime ever park a job holding the processor behind the gate, open it rather
+        // than hang.
+        let watchdog = Task {
+            try await Task.sleep(for: .seconds(5))
+            Issue.record("opening #\(2) waited for the gated timer: the interleaving is not the intended one")
+            executor.setOpen(true)
+        }
 
         // Y: from c1 (24/7 tier): opened at 06:00, due at 08:00 — before X.
         let y = try #require(try await p.execute(Fixture.openFromC1("Y")).ticket)
+        watchdog.cancel()
         #expect(await p.nextEscalation()?.ticket == y)
         executor.setOpen(true)
         let asleep = await eventually { clock.sleepers == 1 }
         #expect(asleep)
 
         clock.set(t0.addingTimeInterval(2 * hour + 1))
-        await withKnownIssue("EscalationTimer.run() misses work-list changes made between nextEscalation() and waitForEscalationChange()") {
-            let fired = try await eventually(timeout: 1) { try escalated(store) == [y] }
-            #expect(fired, "#\(y) is due at 08:00 and must escalate then, not when X falls due at 11:00")
-        }
+        let fired = try await eventually(timeout: 1) { try escalated(store) == [y] }
+        #expect(fired, "#\(y) is due at 08:00 and must escalate then, not when X falls due at 11:00")
         // Whatever happened above, the timer is alive and catches up when X falls due.
         clock.set(t0.addingTimeInterval(5 * hour + 1))
         let both = try await eventually { try Set(escalated(store)) == [x.ticket!, y] }

@@ -24,7 +24,9 @@ import Testing
             let last = await p.lastTicketNumber
             #expect(last >= 200)
             for n in 1...last {
-                liveTickets[n] = try #require(try await p.ticket(n), "live ticket #\(n)")
+                let t = try await p.ticket(n)
+                #expect(t != nil, "live ticket #\(n)")
+                liveTickets[n] = t
             }
             headBeforeClose = store.committedHead
             store.close()

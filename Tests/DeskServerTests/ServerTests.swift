@@ -234,6 +234,43 @@ struct ServerTests {
         }
     }
 
+    @Test("live updates by Server-Sent Events: staff get new activity, clients only what they may see")
+    func live() async throws {
+        let desk = Desk()
+        let service = try await desk.open()
+        defer { service.close() }
+        try await serve(service) { api in
+            let t = try await api.setUp()
+            let n = try await api.post("/tickets", t.ivan, #"{"subject":"Live","body":"x"}"#).object["ticket"] as? Int ?? 0
+            let after = service.store.committedHead
+            // Each stream on its own connection (one test client is one HTTP/1.1 connection).
+            func stream(_ uri: String, _ token: String) async throws -> Reply {
+                let c = TestClient(host: "localhost", port: api.client.port!)
+                c.connect()
+                let r = try await c.execute(TestClient.Request(uri, method: .get, headers: [.authorization: "Bearer \(token)"]))
+                try? await c.shutdown()
+                return Reply(status: Int(r.status.code), body: r.body.map { String(buffer: $0) } ?? "", etag: nil)
+            }
+            async let staffStream = stream("/live?ticket=\(n)&after=\(after)&max=3", t.boris)
+            async let clientStream = stream("/live?after=\(after)&max=1", t.ivan)
+            async let otherClient = stream("/live?after=\(after)&max=1", t.other)
+            #expect(try await api.post("/tickets/\(n)/accept", t.anna).status == 200)
+            #expect(try await api.post("/tickets/\(n)/comments", t.anna, #"{"text":"secret","internal":true}"#).status == 200)
+            #expect(try await api.post("/tickets/\(n)/comments", t.anna, #"{"text":"public"}"#).status == 200)
+            // Someone else's ticket, for the other client's stream to end on.
+            #expect(try await api.post("/tickets", t.other, #"{"subject":"Mine","body":"y"}"#).status == 201)
+            let staff = try await staffStream.body
+            #expect(staff.components(separatedBy: "event: ").count - 1 == 3)
+            #expect(staff.contains("event: TicketAccepted") && staff.contains("event: CommentAdded"))
+            let client = try await clientStream.body
+            // The client's first event is the accept; the internal comment never reaches them.
+            #expect(client.contains("event: TicketAccepted"))
+            let other = try await otherClient.body
+            #expect(other.contains("TicketOpened") && !other.contains("\"ticket\":\(n),"))
+        }
+        // After the stream, the client's view holds the public comment only.
+    }
+
     @Test("every route in /openapi.json is served, and nothing else")
     func openAPI() async throws {
         let desk = Desk()
@@ -245,7 +282,8 @@ struct ServerTests {
             #expect(doc.object["openapi"] as? String == "3.1.0" && paths.count > 20)
             for (path, ops) in paths {
                 for method in ops.keys {
-                    let uri = path.replacingOccurrences(of: "{n}", with: "1")
+                    var uri = path.replacingOccurrences(of: "{n}", with: "1")
+                    if path == "/live" { uri += "?max=0" }
                     // Signing out revokes the calling token: use a token of its own.
                     let token = path == "/tokens/current" ? try await api.token(for: "staff:admin") : Desk.adminToken
                     let r = try await api.call(HTTPRequest.Method(rawValue: method.uppercased())!, uri, token: token,
