@@ -69,7 +69,7 @@ let package = Package(
         .testTarget(name: "DeskEngineTests", dependencies: ["DeskEngine", "SupportDesk", "EventLog", "BusinessTime"],
                     path: "Tests/DeskEngineTests"),
         .testTarget(name: "DeskServerTests",
-                    dependencies: ["DeskServer", "SupportDesk", "EventLog",
+                    dependencies: ["DeskServer", "SupportDesk", "EventLog", "helpdesk",
                                    .product(name: "HummingbirdTesting", package: "hummingbird"),
                                    .product(name: "HTTPTypes", package: "swift-http-types")],
                     path: "Tests/DeskServerTests"),
