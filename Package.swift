@@ -54,7 +54,9 @@ let package = Package(
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Tools/helpdesk"),
         .executableTarget(name: "helpdesk-bench",
-                          dependencies: ["EventLog", "SupportDesk", "DeskEngine", "Projections",
+                          dependencies: ["EventLog", "SupportDesk", "DeskEngine", "Projections", "DeskServer",
+                                         .product(name: "HummingbirdTesting", package: "hummingbird"),
+                                         .product(name: "HTTPTypes", package: "swift-http-types"),
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Tools/helpdesk-bench"),
         // A child process for the crash-safety test: appends and prints acknowledged sequences until killed.

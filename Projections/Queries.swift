@@ -210,6 +210,24 @@ extension DeskView {
 
     public var lastTicketNumber: TicketNumber { read { $0.state.lastTicketNumber } }
     public var contactIds: [ContactId] { read { $0.state.contacts.keys.sorted() } }
+
+    /// Who a token (by its SHA-256) belongs to, and their staff role (nil for a client), if it is
+    /// live: staff must be active, contacts must have portal access and not be merged away.
+    public func principal(forTokenHash hash: String) -> (party: Party, role: Role?)? {
+        read { v in
+            guard let grant = v.state.account.tokens[hash] else { return nil }
+            switch grant.party {
+            case .staff(let id):
+                guard let m = v.state.account.staff[id], m.active else { return nil }
+                return (grant.party, m.role)
+            case .contact(let id):
+                guard let c = v.state.contacts[id], c.portalAccess, c.mergedInto == nil else { return nil }
+                return (grant.party, nil)
+            case .system:
+                return nil
+            }
+        }
+    }
     public var account: AccountState { read { $0.state.account } }
     public func contact(_ id: ContactId) -> ContactState? { read { $0.state.contacts[id] } }
 }

@@ -102,23 +102,22 @@ public final class DeskService: Sendable {
     }
 
     public static func hash(_ token: String) -> String {
-        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(64)
+        for b in SHA256.hash(data: Data(token.utf8)) {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 15)])
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// The principal for a bearer token: staff must be active, contacts must have portal access.
+    /// Read from the projection (a lock, no hop onto the command processor's actor); every command
+    /// that issues or revokes a token is folded before its answer, so a new token works at once.
     public func authenticate(_ token: String) async -> Principal? {
         let h = Self.hash(token)
-        guard let grant = await processor.account.tokens[h] else { return nil }
-        switch grant.party {
-        case .staff(let id):
-            guard let m = await processor.account.staff[id], m.active else { return nil }
-            return Principal(party: grant.party, role: m.role)
-        case .contact(let id):
-            guard let c = await processor.contact(id), c.portalAccess, c.mergedInto == nil else { return nil }
-            return Principal(party: grant.party, role: nil)
-        case .system:
-            return nil
-        }
+        return view.principal(forTokenHash: h).map { Principal(party: $0.party, role: $0.role) }
     }
 
     /// Runs a command for `principal`; waits until the projections have folded it (read-your-writes).

@@ -1,0 +1,124 @@
+import ArgumentParser
+import DeskServer
+import EventLog
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import ServiceLifecycle
+import SupportDesk
+
+struct HTTPBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "http",
+        abstract: "Drive `helpdesk serve` (started in this process on loopback) with many connections: commands, then reads.")
+
+    @Flag(help: "Print one JSON object instead of a table.") var json = false
+    @Option(help: "Seconds per phase.") var seconds: Double = 5
+    @Option(help: "Concurrent connections.") var connections: Int = 64
+    @Option(help: "Port for the server.") var port: Int = 18_181
+    @Option(help: "Folder for scratch data.") var dir: String?
+
+    func run() async throws {
+        var report = Report()
+        report.jsonOnly = json
+        let folder = try scratchFolder(dir)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var options = ServerOptions(dataDirectory: folder.appendingPathComponent("desk"))
+        options.port = port
+        options.adminToken = "bench-admin"
+        let (service, _) = try await DeskService.open(options)
+        let app = service.application()
+        let serverTask = Task { try await app.runService() }
+        defer { serverTask.cancel(); service.close() }
+        let admin = "bench-admin"
+        // Wait for the server, then set up an organisation and staff.
+        for _ in 0..<100 {
+            if (try? await Self.call(port, .get, "/health", admin)) != nil { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        for c in [#"{"createOrganisation":{"id":"acme","name":"Acme","domains":["acme.example"]}}"#,
+                  #"{"addStaff":{"id":"anna","name":"Anna","email":"anna@desk.example","role":"staff","isDeveloper":false}}"#] {
+            _ = try await Self.call(port, .post, "/commands", admin, c)
+        }
+        let annaToken = try await Self.call(port, .post, "/tokens", admin, #"{"party":"staff:anna"}"#).body
+        let anna = ((try? JSONSerialization.jsonObject(with: Data(annaToken.utf8))) as? [String: Any])?["token"] as? String ?? ""
+
+        // Phase 1: the command mix.
+        let (commands, commandLatencies, failures) = try await phase(connections: connections, seconds: seconds) { client, i in
+            var done: [Double] = []
+            var failed = 0
+            func timed(_ m: HTTPRequest.Method, _ uri: String, _ body: String) async throws -> String {
+                let s = monotonicSeconds()
+                let r = try await client.execute(TestClient.Request(uri, method: m, headers: [.authorization: "Bearer \(anna)", .contentType: "application/json"],
+                                                                    body: ByteBuffer(string: body)))
+                done.append((monotonicSeconds() - s) * 1000)
+                if r.status.code >= 300 { failed += 1 }
+                return r.body.map { String(buffer: $0) } ?? ""
+            }
+            let opened = try await timed(.post, "/tickets", "{\"subject\":\"Bench \(i)\",\"body\":\"x\",\"contact\":{\"email\":\"u\(i % 50)@acme.example\"}}")
+            guard let n = ((try? JSONSerialization.jsonObject(with: Data(opened.utf8))) as? [String: Any])?["ticket"] as? Int else { return (done, failed + 1) }
+            _ = try await timed(.post, "/tickets/\(n)/accept", "{}")
+            _ = try await timed(.post, "/tickets/\(n)/comments", #"{"text":"Fixed"}"#)
+            _ = try await timed(.post, "/tickets/\(n)/classify", #"{"type":"incident","criticality":"normal"}"#)
+            _ = try await timed(.post, "/tickets/\(n)/close", #"{"evaluation":{"kind":2,"volume":"short","links":1,"screenshots":0,"help":1}}"#)
+            return (done, failed)
+        }
+        report.add("http_commands_per_s", "durable commands over HTTP (\(connections) connections)", Double(commands) / seconds, "commands/s")
+        report.add("http_commands_p99_ms", "command latency, p99", percentile(commandLatencies, 0.99), "ms")
+        report.add("http_command_failures", "commands answered with an error (should be 0)", Double(failures), "")
+
+        // Phase 2: reads of feed pages and ticket details.
+        let last = service.view.lastTicketNumber
+        let (reads, readLatencies, readFailures) = try await phase(connections: connections, seconds: seconds) { client, i in
+            let uri = i % 2 == 0 ? "/tickets?limit=50" : "/tickets/\(1 + (i * 7919) % max(1, last))"
+            let s = monotonicSeconds()
+            let r = try await client.execute(TestClient.Request(uri, method: .get, headers: [.authorization: "Bearer \(anna)"]))
+            return ([(monotonicSeconds() - s) * 1000], r.status.code == 200 ? 0 : 1)
+        }
+        report.add("http_reads_per_s", "feed pages and ticket details over HTTP", Double(reads) / seconds, "reads/s")
+        report.add("http_reads_p99_ms", "read latency, p99", percentile(readLatencies, 0.99), "ms")
+        report.add("http_read_failures", "reads answered with an error (should be 0)", Double(readFailures), "")
+        report.print(json: json, context: ["tickets": String(last)])
+    }
+
+    static func call(_ port: Int, _ m: HTTPRequest.Method, _ uri: String, _ token: String, _ body: String? = nil) async throws -> (status: Int, body: String) {
+        let c = TestClient(host: "127.0.0.1", port: port)
+        c.connect()
+        defer { Task { try? await c.shutdown() } }
+        let r = try await c.execute(TestClient.Request(uri, method: m, headers: [.authorization: "Bearer \(token)", .contentType: "application/json"],
+                                                       body: body.map { ByteBuffer(string: $0) }))
+        return (Int(r.status.code), r.body.map { String(buffer: $0) } ?? "")
+    }
+
+    /// Runs `step` on `connections` connections until the time is up; returns requests, sorted latencies, failures.
+    func phase(connections: Int, seconds: Double,
+               _ step: @escaping @Sendable (TestClient, Int) async throws -> ([Double], Int)) async throws -> (Int, [Double], Int) {
+        let deadline = monotonicSeconds() + seconds
+        let port = self.port
+        return try await withThrowingTaskGroup(of: ([Double], Int).self) { group in
+            for c in 0..<connections {
+                group.addTask {
+                    let client = TestClient(host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(30)))
+                    client.connect()
+                    var lat: [Double] = [], failed = 0, i = c * 1_000_000
+                    while monotonicSeconds() < deadline {
+                        i += 1
+                        let (l, f) = try await step(client, i)
+                        lat += l
+                        failed += f
+                    }
+                    try? await client.shutdown()
+                    return (lat, failed)
+                }
+            }
+            var all: [Double] = [], failed = 0
+            for try await (l, f) in group {
+                all += l
+                failed += f
+            }
+            return (all.count, all.sorted(), failed)
+        }
+    }
+}
