@@ -217,7 +217,7 @@ let jsonDecoder: JSONDecoder = {
 func jsonResponse<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok, etag: UInt64? = nil) throws -> Response {
     let e = JSONEncoder()
     e.dateEncodingStrategy = .iso8601
-    e.outputFormatting = [.withoutEscapingSlashes]
+    e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]  // sorted: a retried command answers byte for byte the same
     var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
     if let etag { headers[.eTag] = "\"\(etag)\"" }
     return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try e.encode(value))))
