@@ -238,19 +238,12 @@ extension DeskService {
                 if let other = req.query("compareWith") {
                     guard let n = Int(other) else { throw APIError(.badRequest, "bad-request", "compareWith is a version number") }
                     let c = try self.view.comparePayroll(from: from, to: to, choice, .version(n))
-                    if wantsCSV(req) {
-                        let rows = c.lines.map { "\($0.staff),\(csv($0.name)),\(money($0.before)),\(money($0.after)),\(money($0.change))" }
-                        return textResponse((["staff,name,before,after,change"] + rows).joined(separator: "\n") + "\n", contentType: "text/csv; charset=utf-8")
-                    }
+                    if wantsCSV(req) { return textResponse(CSV.payrollComparison(c.lines), contentType: "text/csv; charset=utf-8") }
                     struct Out: Encodable { var before: PayrollReport; var after: PayrollReport; var changes: [PayrollComparisonLine] }
                     return try jsonResponse(Out(before: c.before, after: c.after, changes: c.lines))
                 }
                 let r = try self.view.payroll(from: from, to: to, formula: choice)
-                if wantsCSV(req) {
-                    let rows = r.lines.map { "\($0.staff),\(csv($0.name)),\($0.evaluations),\(money($0.evaluationAmount)),\($0.minutes),\(money($0.hourlyAmount)),\(money($0.total))" }
-                    return textResponse((["staff,name,evaluations,evaluation_amount,minutes,hourly_amount,total"] + rows).joined(separator: "\n") + "\n",
-                                        contentType: "text/csv; charset=utf-8")
-                }
+                if wantsCSV(req) { return textResponse(CSV.payroll(r), contentType: "text/csv; charset=utf-8") }
                 return try jsonResponse(r)
             } catch let e as ReportError {
                 throw APIError(.unprocessableContent, "invalid", e.message)
@@ -260,19 +253,15 @@ extension DeskService {
             try reportReader(ctx)
             let (from, to) = try period(req)
             let r = self.view.sla(from: from, to: to)
-            if wantsCSV(req) {
-                var rows = ["grouping,group,tickets,reacted,reaction_breaches,resolved,resolution_breaches"]
-                for (g, list) in [("tier", r.byTier), ("organisation", r.byOrganisation), ("staff", r.byStaff)] {
-                    rows += list.map { "\(g),\(csv($0.group)),\($0.tickets),\($0.reacted),\($0.reactionBreaches),\($0.resolved),\($0.resolutionBreaches)" }
-                }
-                return textResponse(rows.joined(separator: "\n") + "\n", contentType: "text/csv; charset=utf-8")
-            }
+            if wantsCSV(req) { return textResponse(CSV.sla(r), contentType: "text/csv; charset=utf-8") }
             return try jsonResponse(r)
         }
         router.get("/reports/load") { req, ctx in
             try reportReader(ctx)
             let (from, to) = try period(req)
-            return try jsonResponse(self.view.load(from: from, to: to))
+            let r = self.view.load(from: from, to: to)
+            if wantsCSV(req) { return textResponse(CSV.load(r), contentType: "text/csv; charset=utf-8") }
+            return try jsonResponse(r)
         }
 
         // Audit.
@@ -331,11 +320,6 @@ func enumValue<E: RawRepresentable>(_ type: E.Type, _ s: String, _ what: String)
     return v
 }
 
-func csv(_ s: String) -> String {
-    s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
-}
-
-func money(_ x: Double) -> String { String(format: "%.2f", x) }
 
 /// One raw event as a JSON line (payload decoded for desk event types).
 func eventLine(_ r: RecordedEvent) -> String {

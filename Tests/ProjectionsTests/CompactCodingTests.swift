@@ -1,4 +1,6 @@
 import Foundation
+import BusinessTime
+import Projections
 import SupportDesk
 import Testing
 
@@ -68,5 +70,21 @@ struct CompactCodingTests {
             if (try? CompactCoding.decode(Nested.self, from: b)) != nil { decodedSome += 1 }
         }
         #expect(decodedSome < 3000)
+    }
+}
+
+@Suite("CSV")
+struct CSVTests {
+    @Test("fields with commas, quotes or line breaks are quoted; amounts have two decimals")
+    func quoting() {
+        #expect(CSV.field("plain") == "plain")
+        #expect(CSV.field("a,b") == "\"a,b\"")
+        #expect(CSV.field("say \"hi\"") == "\"say \"\"hi\"\"\"")
+        #expect(CSV.field("two\nlines") == "\"two\nlines\"")
+        #expect(CSV.money(1234.5) == "1234.50")
+        let line = PayrollLine(staff: "anna", name: "Кузнецова, Анна", evaluations: 2, evaluationAmount: 10.5, minutes: 0, hourlyAmount: 0, total: 10.5)
+        let text = CSV.payroll(PayrollReport(from: LocalDate(year: 2026, month: 1, day: 1), to: LocalDate(year: 2026, month: 1, day: 31),
+                                             formula: "v1", lines: [line], total: 10.5))
+        #expect(text == "staff,name,evaluations,evaluation_amount,minutes,hourly_amount,total\nanna,\"Кузнецова, Анна\",2,10.50,0,0.00,10.50\n")
     }
 }

@@ -38,11 +38,7 @@ func printJSON<T: Encodable>(_ value: T) throws {
     print(String(decoding: try e.encode(value), as: UTF8.self))
 }
 
-func csvField(_ s: String) -> String {
-    s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
-}
-
-func money(_ x: Double) -> String { String(format: "%.2f", x) }
+func money(_ x: Double) -> String { CSV.money(x) }
 
 struct Rebuild: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -125,8 +121,7 @@ struct PayrollReportCommand: AsyncParsableCommand {
                     struct Out: Encodable { var before: PayrollReport; var after: PayrollReport; var changes: [PayrollComparisonLine] }
                     try printJSON(Out(before: before, after: after, changes: lines))
                 case .csv:
-                    print("staff,name,before,after,change")
-                    for l in lines { print([l.staff, csvField(l.name), money(l.before), money(l.after), money(l.change)].joined(separator: ",")) }
+                    print(CSV.payrollComparison(lines), terminator: "")
                 case .table:
                     print("Payroll \(from) … \(to): \(before.formula) → \(after.formula)")
                     print(pad("staff", 12) + pad("name", 24) + lpad("before", 12) + lpad("after", 12) + lpad("change", 12))
@@ -138,11 +133,7 @@ struct PayrollReportCommand: AsyncParsableCommand {
                 switch period.format {
                 case .json: try printJSON(r)
                 case .csv:
-                    print("staff,name,evaluations,evaluation_amount,minutes,hourly_amount,total")
-                    for l in r.lines {
-                        print([l.staff, csvField(l.name), String(l.evaluations), money(l.evaluationAmount), String(l.minutes),
-                               money(l.hourlyAmount), money(l.total)].joined(separator: ","))
-                    }
+                    print(CSV.payroll(r), terminator: "")
                 case .table:
                     print("Payroll \(from) … \(to), formula: \(r.formula)")
                     print(pad("staff", 12) + pad("name", 24) + lpad("answers", 9) + lpad("amount", 12) + lpad("minutes", 9) + lpad("hourly", 12) + lpad("total", 12))
@@ -172,25 +163,20 @@ struct SLAReportCommand: AsyncParsableCommand {
         let r = view.sla(from: from, to: to)
         switch period.format {
         case .json: try printJSON(r)
-        case .csv, .table:
-            let csv = period.format == .csv
-            if csv { print("grouping,group,tickets,reacted,reaction_breaches,mean_reaction_h,within_target,resolved,resolution_breaches,mean_resolution_h") }
+        case .csv:
+            print(CSV.sla(r), terminator: "")
+        case .table:
             for (title, rows) in [("tier", r.byTier), ("organisation", r.byOrganisation), ("staff", r.byStaff)] {
-                if !csv {
-                    print("\nby \(title)")
-                    print(pad("group", 28) + lpad("tickets", 8) + lpad("reacted", 8) + lpad("late", 6) + lpad("mean h", 8)
-                          + lpad("within", 8) + lpad("resolved", 9) + lpad("late", 6) + lpad("mean h", 8))
-                }
+                print("\nby \(title)")
+                print(pad("group", 28) + lpad("tickets", 8) + lpad("reacted", 8) + lpad("late", 6) + lpad("mean h", 8)
+                      + lpad("within", 8) + lpad("resolved", 9) + lpad("late", 6) + lpad("mean h", 8))
                 for f in rows {
                     let meanReaction: String = f.meanReactionHours.map { String(format: "%.2f", $0) } ?? "-"
                     let within: String = f.reactionWithinTarget.map { String(format: "%.0f%%", $0 * 100) } ?? "-"
                     let meanResolution: String = f.meanResolutionHours.map { String(format: "%.2f", $0) } ?? "-"
                     var fields: [String] = [String(f.tickets), String(f.reacted), String(f.reactionBreaches), meanReaction]
                     fields += [within, String(f.resolved), String(f.resolutionBreaches), meanResolution]
-                    if csv { print(([title, csvField(f.group)] + fields).joined(separator: ",")) } else {
-                        let widths = [8, 8, 6, 8, 8, 9, 6, 8]
-                        print(pad(f.group, 28) + zip(fields, widths).map { lpad($0, $1) }.joined())
-                    }
+                    print(pad(f.group, 28) + zip(fields, [8, 8, 6, 8, 8, 9, 6, 8]).map { lpad($0, $1) }.joined())
                 }
             }
         }
@@ -211,15 +197,7 @@ struct LoadReportCommand: AsyncParsableCommand {
         switch period.format {
         case .json: try printJSON(r)
         case .csv:
-            print("measure,key,value")
-            for (h, n) in r.byHour.enumerated() { print("opened_by_hour,\(h),\(n)") }
-            for (d, n) in r.byWeekday.enumerated() { print("opened_by_weekday,\(d),\(n)") }
-            for (k, n) in r.byDay.sorted(by: { $0.key < $1.key }) { print("opened_by_day,\(k),\(n)") }
-            for (k, n) in r.byChannel.sorted(by: { $0.key < $1.key }) { print("by_channel,\(k),\(n)") }
-            for (k, n) in r.byType.sorted(by: { $0.key < $1.key }) { print("by_type,\(k),\(n)") }
-            for (k, n) in r.minutesByType.sorted(by: { $0.key < $1.key }) { print("minutes_by_type,\(k),\(n)") }
-            for p in r.premium { print("premium_left,\(csvField(p.name)),\(p.left)") }
-            print("mean_rating,,\(r.meanRating.map { String($0) } ?? "")")
+            print(CSV.load(r), terminator: "")
         case .table:
             print("Load \(from) … \(to): \(r.opened) tickets opened")
             let peak = max(1, r.byHour.max() ?? 1)
