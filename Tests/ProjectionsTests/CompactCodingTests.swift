@@ -1,6 +1,6 @@
 import Foundation
 import BusinessTime
-import Projections
+@testable import Projections
 import SupportDesk
 import Testing
 
