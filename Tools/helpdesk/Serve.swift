@@ -38,14 +38,17 @@ struct Serve: AsyncParsableCommand {
         } catch let e as EventLogError {
             fail(e.message)
         }
+        // Written straight to the file descriptor: the token and the URL must reach a pipe or a log at
+        // once, not sit in a buffer while the server runs.
+        func say(_ text: String) { FileHandle.standardOutput.write(Data((text + "\n").utf8)) }
         if let firstToken {
-            print("""
+            say("""
             New help desk in \(data.url.path).
             Admin token (shown once; keep it): \(firstToken)
             Try: curl -H 'Authorization: Bearer \(firstToken)' http://\(options.host):\(options.port)/me
             """)
         }
-        print("helpdesk serving http://\(options.host):\(options.port) (data: \(data.url.path), log head \(service.store.committedHead))")
+        say("helpdesk serving http://\(options.host):\(options.port) (data: \(data.url.path), log head \(service.store.committedHead))")
         do {
             try await service.application(logger: logger).runService()
         } catch {
@@ -53,6 +56,6 @@ struct Serve: AsyncParsableCommand {
             throw error
         }
         service.close()
-        print("helpdesk stopped cleanly; log head \(service.store.committedHead)")
+        say("helpdesk stopped cleanly; log head \(service.store.committedHead)")
     }
 }
