@@ -87,6 +87,8 @@ extension DeskService {
     /// The router with every route.
     func router() -> Router<DeskContext> {
         let router = Router(context: DeskContext.self)
+        // Structured request logs (swift-log, at debug: `--log-level debug`); tokens never logged.
+        router.add(middleware: LogRequestsMiddleware(.debug, redactHeaders: [.authorization]))
         router.add(middleware: ErrorMiddleware(metrics: metrics))
         router.add(middleware: AuthMiddleware(service: self))
         let limit = options.maxBodyBytes

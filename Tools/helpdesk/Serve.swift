@@ -20,6 +20,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The first admin's token on an empty folder (default $HELPDESK_ADMIN_TOKEN, else random).") var adminToken: String?
     @Option(help: "Largest request body in bytes (default $HELPDESK_MAX_BODY or 1048576).") var maxBody: Int?
     @Flag(help: "On an empty folder, also generate a demo history (2,000 tickets).") var demo = false
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (default info; debug logs every request).")
+    var logLevel: String = "info"
 
     func run() async throws {
         let env = ProcessInfo.processInfo.environment
@@ -30,7 +32,8 @@ struct Serve: AsyncParsableCommand {
         options.adminToken = adminToken ?? env["HELPDESK_ADMIN_TOKEN"]
         options.demoTickets = demo ? 2000 : nil
         var logger = Logger(label: "helpdesk")
-        logger.logLevel = .info
+        guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("unknown --log-level '\(logLevel)'") }
+        logger.logLevel = level
         let service: DeskService
         let firstToken: String?
         do {
