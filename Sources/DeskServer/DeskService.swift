@@ -69,8 +69,7 @@ public final class DeskService: Sendable {
             }
             let view = DeskView()
             let runner = ProjectionRunner(store: store, projections: [view])
-            try await runner.prepare()
-            runner.start()
+            try await runner.prepare()  // caught up before the server answers; `ProjectionService` follows on
             return (DeskService(store: store, processor: processor, view: view, runner: runner, clock: clock, options: options), firstToken)
         } catch {
             store.close()
@@ -127,6 +126,17 @@ public final class DeskService: Sendable {
         let outcome = try await processor.execute(command)
         if let last = outcome.sequences.max() { try await runner.waitUntil(last) }
         return outcome
+    }
+}
+
+/// Runs the projections' follow loops as a service of the application's ServiceGroup: they stop at
+/// graceful shutdown, after the HTTP server has finished its requests.
+struct ProjectionService: Service {
+    let runner: ProjectionRunner
+    func run() async throws {
+        runner.start()
+        try? await gracefulShutdown()
+        runner.stop()
     }
 }
 

@@ -20,16 +20,34 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The first admin's token on an empty folder (default $HELPDESK_ADMIN_TOKEN, else random).") var adminToken: String?
     @Option(help: "Largest request body in bytes (default $HELPDESK_MAX_BODY or 1048576).") var maxBody: Int?
     @Flag(help: "On an empty folder, also generate a demo history (2,000 tickets).") var demo = false
+    @Option(help: "A JSON config file: {\"host\", \"port\", \"maxBody\", \"adminToken\", \"logLevel\"}; flags and environment variables win over it.")
+    var config: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (default info; debug logs every request).")
-    var logLevel: String = "info"
+    var logLevel: String?
+
+    struct ConfigFile: Decodable {
+        var host: String?
+        var port: Int?
+        var maxBody: Int?
+        var adminToken: String?
+        var logLevel: String?
+    }
 
     func run() async throws {
         let env = ProcessInfo.processInfo.environment
+        var file = ConfigFile()
+        if let config {
+            guard let data = FileManager.default.contents(atPath: config) else { throw ValidationError("cannot read config file \(config)") }
+            do { file = try JSONDecoder().decode(ConfigFile.self, from: data) } catch {
+                throw ValidationError("config file \(config) is not valid: \(error)")
+            }
+        }
         var options = ServerOptions(dataDirectory: data.url)
-        options.host = host ?? env["HELPDESK_HOST"] ?? "127.0.0.1"
-        options.port = port ?? env["HELPDESK_PORT"].flatMap(Int.init) ?? 8080
-        options.maxBodyBytes = maxBody ?? env["HELPDESK_MAX_BODY"].flatMap(Int.init) ?? 1 << 20
-        options.adminToken = adminToken ?? env["HELPDESK_ADMIN_TOKEN"]
+        options.host = host ?? env["HELPDESK_HOST"] ?? file.host ?? "127.0.0.1"
+        options.port = port ?? env["HELPDESK_PORT"].flatMap(Int.init) ?? file.port ?? 8080
+        options.maxBodyBytes = maxBody ?? env["HELPDESK_MAX_BODY"].flatMap(Int.init) ?? file.maxBody ?? 1 << 20
+        options.adminToken = adminToken ?? env["HELPDESK_ADMIN_TOKEN"] ?? file.adminToken
+        let logLevel = self.logLevel ?? file.logLevel ?? "info"
         options.demoTickets = demo ? 2000 : nil
         var logger = Logger(label: "helpdesk")
         guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("unknown --log-level '\(logLevel)'") }
