@@ -65,7 +65,7 @@ extension DeskService {
         RouteDoc(method: "get", path: "/audit/tickets/{n}/history", summary: "Every event of a ticket with actor and cause", who: "admin, auditor"),
         RouteDoc(method: "get", path: "/audit/tickets/{n}/visibility", summary: "Who could see each comment and when (contact)", who: "admin, auditor"),
         RouteDoc(method: "get", path: "/audit/tickets/{n}/replay", summary: "The ticket as it was at asOf (ISO 8601)", who: "admin, auditor"),
-        RouteDoc(method: "get", path: "/events", summary: "Raw events as JSON lines (stream, type, from, to, limit)", who: "admin, auditor"),
+        RouteDoc(method: "get", path: "/events", summary: "Raw events as JSON lines, streamed (stream, type (repeatable), from, to, since, until, limit)", who: "admin, auditor"),
     ]
 
     /// The OpenAPI 3.1 document.
@@ -298,20 +298,43 @@ extension DeskService {
             try auditor(ctx)
             let from = UInt64(req.query("from") ?? "") ?? 1
             let to = UInt64(req.query("to") ?? "") ?? UInt64.max
-            let limit = min(100_000, Int(req.query("limit") ?? "") ?? 1000)
-            let stream = req.query("stream"), type = req.query("type")
-            var lines: [String] = []
-            try self.store.read { r in
-                try r.forEachRawRecord(from: from) { seq, raw in
-                    guard seq <= to else { return false }
-                    let rec = try RecordFormat.decode(raw)
-                    if let stream, rec.stream != stream { return true }
-                    if let type, rec.type != type { return true }
-                    lines.append(eventLine(rec))
-                    return lines.count < limit
-                }
+            let limit = max(0, Int(req.query("limit") ?? "") ?? Int.max)
+            let stream = req.query("stream"), types = Set(req.uri.queryParameters.getAll("type").map { String($0) })
+            func moment(_ name: String) throws -> Int64? {
+                guard let s = req.query(name) else { return nil }
+                guard let d = ISO8601DateFormatter().date(from: s) else { throw APIError(.badRequest, "bad-request", "\(name) must be ISO 8601") }
+                return Timestamp.micros(from: d)
             }
-            return textResponse(lines.joined(separator: "\n") + (lines.isEmpty ? "" : "\n"), contentType: "application/x-ndjson")
+            let since = try moment("since"), until = try moment("until")
+            let store = self.store
+            // Streamed in pages of 1,000 records, each page read in its own snapshot.
+            let body = ResponseBody { writer in
+                var next = from, sent = 0
+                while next <= to, sent < limit {
+                    var page: [String] = []
+                    var last = next - 1
+                    try store.read { r in
+                        try r.forEachRawRecord(from: next) { seq, raw in
+                            last = seq
+                            guard seq <= to else { return false }
+                            let rec = try RecordFormat.decode(raw)
+                            if let stream, rec.stream != stream { return page.count < 1000 }
+                            if !types.isEmpty, !types.contains(rec.type) { return page.count < 1000 }
+                            if let since, rec.timestampMicros < since { return page.count < 1000 }
+                            if let until, rec.timestampMicros > until { return page.count < 1000 }
+                            page.append(eventLine(rec))
+                            return page.count < 1000 && sent + page.count < limit
+                        }
+                    }
+                    if page.isEmpty && last < next { break }
+                    sent += page.count
+                    if !page.isEmpty { try await writer.write(ByteBuffer(string: page.joined(separator: "\n") + "\n")) }
+                    if last < next { break }
+                    next = last + 1
+                }
+                try await writer.finish(nil)
+            }
+            return Response(status: .ok, headers: [.contentType: "application/x-ndjson"], body: body)
         }
         return router
     }
