@@ -665,8 +665,19 @@ final class LMDBWriter: LMDBReader, LogWriter, AppendBackend {
     func storeEventIdIfNew(_ id: UUID, sequence: UInt64) throws -> Bool {
         var key = id.uuid
         var value = sequence.bigEndian
-        let rc = try withUnsafeBytes(of: &key) { k in
-            try withUnsafeBytes(of: &value) { v in try txn.put(dbs.ids, k, v, flags: UInt32(MDB_NOOVERWRITE)) }
+        // Time-ordered ids usually sort after every stored one: try an append (no tree search) first;
+        // LMDB refuses it (MDB_KEYEXIST, nothing written) when the key is not the largest, and the
+        // ordinary insert then decides whether the id is new.
+        var rc = withUnsafeBytes(of: &key) { k in
+            withUnsafeBytes(of: &value) { v in
+                LMDBTxn.withVal(k) { kv in LMDBTxn.withVal(v) { vv in mdb_put(txn.txn, dbs.ids, &kv, &vv, UInt32(MDB_APPEND)) } }
+            }
+        }
+        if rc == MDB_MAP_FULL { try lmdbCheck(rc, "mdb_put (ids)") }
+        if rc != 0 {
+            rc = try withUnsafeBytes(of: &key) { k in
+                try withUnsafeBytes(of: &value) { v in try txn.put(dbs.ids, k, v, flags: UInt32(MDB_NOOVERWRITE)) }
+            }
         }
         if rc == MDB_KEYEXIST { return false }
         dirty = true
