@@ -322,7 +322,7 @@ extension DeskService {
                             if !types.isEmpty, !types.contains(rec.type) { return page.count < 1000 }
                             if let since, rec.timestampMicros < since { return page.count < 1000 }
                             if let until, rec.timestampMicros > until { return page.count < 1000 }
-                            page.append(eventLine(rec))
+                            page.append(EventJSON.line(rec))
                             return page.count < 1000 && sent + page.count < limit
                         }
                     }
@@ -343,21 +343,4 @@ extension DeskService {
 func enumValue<E: RawRepresentable>(_ type: E.Type, _ s: String, _ what: String) throws -> E where E.RawValue == String {
     guard let v = E(rawValue: s) else { throw APIError(.badRequest, "bad-request", "unknown \(what) '\(s)'") }
     return v
-}
-
-
-/// One raw event as a JSON line (payload decoded for desk event types).
-func eventLine(_ r: RecordedEvent) -> String {
-    var payload = "null"
-    if let e = try? EventCodec.decode(type: r.type, schemaVersion: r.schemaVersion, payload: r.payload) {
-        let enc = EventCodec.makeEncoder()
-        enc.outputFormatting.insert(.sortedKeys)
-        if let d = try? enc.encode(e.payload) { payload = String(decoding: d, as: UTF8.self) }
-    }
-    let meta = [r.metadata.actor.map { "\"actor\":\(quote($0))" }, r.metadata.correlationId.map { "\"correlationId\":\(quote($0))" }].compactMap { $0 }
-    return "{\"seq\":\(r.sequence),\"stream\":\(quote(r.stream)),\"version\":\(r.version),\"type\":\(quote(r.type)),\"time\":\(quote(ISO8601DateFormatter().string(from: r.timestamp))),\"meta\":{\(meta.joined(separator: ","))},\"payload\":\(payload)}"
-}
-
-func quote(_ s: String) -> String {
-    String(decoding: (try? JSONEncoder().encode(s)) ?? Data("\"\"".utf8), as: UTF8.self)
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EventLog
+import Projections
 import Foundation
 
 struct Dump: AsyncParsableCommand {

@@ -2,14 +2,13 @@ import EventLog
 import Foundation
 import SupportDesk
 
-/// Turns a payload into JSON for people. Types known to the tool are decoded by their registry
-/// (hooked in by the domain module); any payload that already is JSON is shown as such; the rest is base64.
-enum PayloadRendering {
-    /// Known event types are decoded by the domain's codec (older schemas upgraded) and printed as
-    /// JSON; anything else that looks like JSON is printed as it is; the rest as base64.
-    nonisolated(unsafe) static var renderers: [(String, UInt16, [UInt8]) -> String?] = [deskEvent]
+/// Turns a payload into JSON for people: desk event types are decoded by the domain's codec (older
+/// schemas upgraded); any other payload that already is JSON is shown as such; the rest as base64.
+/// Shared by `helpdesk dump` and the HTTP API's `/events`, so both print the same lines.
+public enum PayloadRendering {
+    static let renderers: [@Sendable (String, UInt16, [UInt8]) -> String?] = [deskEvent]
 
-    static func deskEvent(type: String, schemaVersion: UInt16, bytes: [UInt8]) -> String? {
+    @Sendable static func deskEvent(type: String, schemaVersion: UInt16, bytes: [UInt8]) -> String? {
         guard EventCodec.isKnown(type),
               let event = try? EventCodec.decode(type: type, schemaVersion: schemaVersion, payload: bytes) else { return nil }
         let encoder = EventCodec.makeEncoder()
@@ -18,7 +17,7 @@ enum PayloadRendering {
         return String(decoding: data, as: UTF8.self)
     }
 
-    static func render(type: String, schemaVersion: UInt16, bytes: [UInt8]) -> (json: String?, base64: String?) {
+    public static func render(type: String, schemaVersion: UInt16, bytes: [UInt8]) -> (json: String?, base64: String?) {
         for r in renderers {
             if let j = r(type, schemaVersion, bytes) { return (j, nil) }
         }
@@ -31,9 +30,9 @@ enum PayloadRendering {
     }
 }
 
-enum EventJSON {
+public enum EventJSON {
     /// One record as one line of JSON.
-    static func line(_ r: RecordedEvent) -> String {
+    public static func line(_ r: RecordedEvent) -> String {
         var s = "{\"seq\":\(r.sequence),\"stream\":\(quote(r.stream)),\"version\":\(r.version),\"id\":\"\(r.id.uuidString.lowercased())\""
         s += ",\"type\":\(quote(r.type)),\"schema\":\(r.schemaVersion),\"time\":\"\(time(r.timestampMicros))\""
         s += ",\"meta\":{"
@@ -49,7 +48,7 @@ enum EventJSON {
     }
 
     /// ISO 8601 UTC with microseconds.
-    static func time(_ micros: Int64) -> String {
+    public static func time(_ micros: Int64) -> String {
         let secs = micros >= 0 ? micros / 1_000_000 : (micros - 999_999) / 1_000_000
         let frac = micros - secs * 1_000_000
         var t = time_t(secs)
@@ -59,7 +58,7 @@ enum EventJSON {
                       Int(tmv.tm_mday), Int(tmv.tm_hour), Int(tmv.tm_min), Int(tmv.tm_sec), Int(frac))
     }
 
-    static func quote(_ s: String) -> String {
+    public static func quote(_ s: String) -> String {
         var out = "\""
         for u in s.unicodeScalars {
             switch u {
