@@ -121,7 +121,12 @@ public actor CommandProcessor {
             if inflight[id] != nil {
                 return try await withCheckedThrowingContinuation { inflight[id]!.append($0) }
             }
-            if let done = try storedOutcome(id) { return done }
+            if let done = try storedOutcome(id) {
+                if let f = done.commandFingerprint, f != command.fingerprint {
+                    throw DomainError(.conflict, "command id '\(id)' was already used for a different command")
+                }
+                return done
+            }
             inflight[id] = []
         }
         do {
@@ -207,10 +212,12 @@ public actor CommandProcessor {
             }
         }
         if !escalationChanges.isEmpty { wakeEscalationWaiters() }
+        if state.tickets.count > ticketCacheLimit { evictTickets() }  // new tickets count too
         let newLastTicket = state.lastTicketNumber != lastTicketBefore ? state.lastTicketNumber : nil
 
         var decided = decision.outcome
         decided.versions = versions
+        if command.id != nil { decided.commandFingerprint = command.fingerprint }
         let outcome = decided
         let changes = escalationChanges
         let tickets = touchedTickets

@@ -22,6 +22,19 @@ public struct Command: Sendable, Hashable, Codable {
     }
 }
 
+extension Command {
+    /// A stable fingerprint of who asks for what (FNV-1a over the compact encoding of actor and body).
+    public var fingerprint: UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        let bytes = (try? CompactCoding.encode(body)) ?? []
+        for b in Array(actor.description.utf8) + [0] + bytes {
+            h ^= UInt64(b)
+            h &*= 0x100_0000_01b3
+        }
+        return h
+    }
+}
+
 /// Who a new ticket is from.
 public enum ContactRef: Sendable, Hashable, Codable {
     case id(ContactId)
@@ -141,6 +154,9 @@ public struct CommandOutcome: Sendable, Hashable, Codable {
     public var sequences: [UInt64] = []
     /// Stream versions after the command, keyed by stream (for ETags).
     public var versions: [String: UInt64] = [:]
+    /// A fingerprint of the command that produced this outcome (for idempotency keys reused with a
+    /// different command); nil in outcomes stored by earlier builds.
+    public var commandFingerprint: UInt64?
 
     public init(ticket: TicketNumber? = nil, comment: CommentNumber? = nil, contact: ContactId? = nil, formulaVersion: Int? = nil) {
         self.ticket = ticket

@@ -46,6 +46,22 @@ import Testing
         #expect(try records(store, type: "TicketOpened").count == 2)
     }
 
+    @Test func anIdReusedForADifferentCommandIsRefused() async throws {
+        let store = MemoryEventStore()
+        let p = try CommandProcessor(store: store, clock: ManualClock(Fixture.start))
+        try await Fixture.setUp(p)
+        _ = try await p.execute(Fixture.openFromC1(id: "key-1"))
+        let head = store.committedHead
+        var other = Fixture.openFromC1(id: "key-1")
+        other.body = .markSpam(ticket: 1)
+        other.actor = Fixture.admin
+        let error = await #expect(throws: DomainError.self) { try await p.execute(other) }
+        #expect(error?.code == .conflict && error?.message.contains("different command") == true)
+        #expect(store.committedHead == head)
+        // The same command again is still answered with its first outcome.
+        #expect(try await p.execute(Fixture.openFromC1(id: "key-1")).ticket == 1)
+    }
+
     @Test func retryOfAStatusChangeIsNotRefusedAsAConflict() async throws {
         let store = MemoryEventStore()
         let p = try CommandProcessor(store: store, clock: ManualClock(Fixture.start))
