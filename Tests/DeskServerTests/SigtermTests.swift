@@ -75,7 +75,7 @@ struct SigtermTests {
                 }
             }
             group.addTask {
-                try await Task.sleep(for: .milliseconds(800))
+                try await Task.sleep(for: .milliseconds(1500))
                 kill(pid, SIGTERM)
                 // Until the process is gone (at most 10 s), then stop the clients.
                 for _ in 0..<200 where kill(pid, 0) == 0 { try await Task.sleep(for: .milliseconds(50)) }
@@ -89,7 +89,7 @@ struct SigtermTests {
         #expect(p.terminationStatus == 0, "exit status \(p.terminationStatus)")
 
         let acked = shared.acknowledged.withLock { $0 }
-        #expect(acked.count > 10, "too little load: \(acked.count) tickets")
+        #expect(acked.count >= 5, "too little load: \(acked.count) tickets")
         let store = try LMDBEventStore(directory: dir, options: LMDBOptions(readOnly: true))
         defer { store.close() }
         for n in acked {
