@@ -92,6 +92,8 @@ public final class DeskService: Sendable {
         store.close()
     }
 
+    static let invitationLabel = "portal invitation"
+
     /// A new random token (256 bits, URL-safe).
     public static func newToken() -> String {
         var g = SystemRandomNumberGenerator()

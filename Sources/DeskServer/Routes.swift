@@ -59,6 +59,8 @@ extension DeskService {
         RouteDoc(method: "post", path: "/commands", summary: "Any domain command as JSON, e.g. {\"defineSLATier\": {…}}", who: "as the command requires"),
         RouteDoc(method: "post", path: "/tokens", summary: "Issue a token (staff: admins; a contact's portal invitation: staff); returned once", who: "staff"),
         RouteDoc(method: "delete", path: "/tokens/current", summary: "Sign out: revoke the calling token", who: "any token"),
+        RouteDoc(method: "post", path: "/invitations", summary: "Invite a contact with portal access: returns a one-time invitation code (send it as a link)", who: "staff"),
+        RouteDoc(method: "post", path: "/invitations/accept", summary: "Exchange an invitation code (as the bearer) for the contact's own token; the code stops working", who: "invited contact"),
         RouteDoc(method: "get", path: "/reports/payroll", summary: "Payroll (from, to, formulaVersion, compareWith; JSON or CSV)", who: "manager, auditor"),
         RouteDoc(method: "get", path: "/reports/sla", summary: "SLA report (from, to; JSON or CSV)", who: "manager, auditor"),
         RouteDoc(method: "get", path: "/reports/load", summary: "Load report (from, to)", who: "manager, auditor"),
@@ -207,6 +209,31 @@ extension DeskService {
             _ = try await self.execute(.issueToken(hash: Self.hash(token), party: b.party, label: b.label ?? ""), as: p,
                                        idempotencyKey: nil, expectedVersion: nil)
             return try jsonResponse(["token": token, "party": b.party.description], status: .created)
+        }
+        router.post("/invitations") { req, ctx in
+            let p = try ctx.requireStaff(.staff)
+            struct Body: Codable { var contact: String }
+            let b = try await decodeBody(Body.self, req, limit: limit, allowed: ["contact"])
+            let code = Self.newToken()
+            _ = try await self.execute(.issueToken(hash: Self.hash(code), party: .contact(b.contact), label: Self.invitationLabel), as: p,
+                                       idempotencyKey: nil, expectedVersion: nil)
+            return try jsonResponse(["invitation": code, "contact": b.contact], status: .created)
+        }
+        router.post("/invitations/accept") { req, ctx in
+            let p = try ctx.require()
+            guard let header = req.headers[.authorization], p.isClient else {
+                throw APIError(.forbidden, "forbidden", "only an invited contact accepts an invitation")
+            }
+            let codeHash = Self.hash(String(header.dropFirst(7)))
+            guard self.view.account.tokens[codeHash]?.label == Self.invitationLabel else {
+                throw APIError(.conflict, "conflict", "this token is not an invitation (it may have been accepted already)")
+            }
+            // The contact's own token first, then the code is revoked: a failure in between leaves the code usable.
+            let token = Self.newToken()
+            _ = try await self.execute(.issueToken(hash: Self.hash(token), party: p.party, label: "portal"), as: p,
+                                       idempotencyKey: nil, expectedVersion: nil)
+            _ = try await self.execute(.revokeToken(hash: codeHash), as: p, idempotencyKey: nil, expectedVersion: nil)
+            return try jsonResponse(["token": token, "party": p.party.description], status: .created)
         }
         router.delete("/tokens/current") { req, ctx in
             let p = try ctx.require()

@@ -152,7 +152,8 @@ struct Decider {
                 if case .system = actor {} else { try requireStaff(.admin) }
                 guard state.account.staff[id]?.active == true else { throw fail(.notFound, "no active staff member '\(id)'") }
             case .contact(let id):
-                if case .system = actor {} else { try requireStaff(.staff) }
+                // Staff invite; a signed-in contact may also open another session of their own.
+                if case .system = actor {} else if actor != party { try requireStaff(.staff) }
                 let c = try liveContact(id)
                 guard c.portalAccess else { throw fail(.conflict, "grant \(c.name) portal access first") }
             case .system:

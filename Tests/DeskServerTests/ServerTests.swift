@@ -276,6 +276,31 @@ struct ServerTests {
         // After the stream, the client's view holds the public comment only.
     }
 
+    @Test("portal invitation: staff invite a contact, the code is exchanged once for the contact's own token")
+    func invitation() async throws {
+        let desk = Desk()
+        let service = try await desk.open()
+        defer { service.close() }
+        try await serve(service) { api in
+            let t = try await api.setUp()
+            #expect(try await api.post("/invitations", t.ivan, #"{"contact":"petr"}"#).status == 403)
+            let invited = try await api.post("/invitations", t.anna, #"{"contact":"petr"}"#)
+            #expect(invited.status == 201)
+            let code = invited.object["invitation"] as? String ?? ""
+            let accepted = try await api.post("/invitations/accept", code)
+            #expect(accepted.status == 201, "\(accepted.body)")
+            let token = accepted.object["token"] as? String ?? ""
+            #expect(try await api.get("/me", token).body.contains("contact:petr"))
+            // The code is spent; an ordinary token is not an invitation.
+            #expect(try await api.post("/invitations/accept", code).status == 401)
+            #expect(try await api.post("/invitations/accept", token).status == 409)
+            // Without portal access there is no invitation.
+            _ = try await api.post("/commands", Desk.adminToken, #"{"setPortalAccess":{"contact":"petr","granted":false}}"#)
+            #expect(try await api.post("/invitations", t.anna, #"{"contact":"petr"}"#).status == 409)
+            #expect(try await api.get("/me", token).status == 401)
+        }
+    }
+
     @Test("every route in /openapi.json is served, and nothing else")
     func openAPI() async throws {
         let desk = Desk()
@@ -291,6 +316,7 @@ struct ServerTests {
                     if path == "/live" { uri += "?max=0" }
                     // Signing out revokes the calling token: use a token of its own.
                     let token = path == "/tokens/current" ? try await api.token(for: "staff:admin") : Desk.adminToken
+                    if path == "/invitations/accept" { continue }  // needs an invitation code: tested on its own
                     let r = try await api.call(HTTPRequest.Method(rawValue: method.uppercased())!, uri, token: token,
                                                json: method == "get" || method == "delete" ? nil : "{}")
                     #expect(r.status != 405 && !(r.status == 404 && r.body.contains("no route")), "\(method) \(path): \(r.status) \(r.body.prefix(120))")

@@ -332,5 +332,9 @@ struct TokenTests {
         #expect(try when(withToken, .staff("anna"), .revokeToken(hash: hash)) == [.tokenRevoked(TokenRevoked(hash: hash, by: .staff("anna")))])
         expectRefused(withToken, .staff("boris"), .revokeToken(hash: hash), .forbidden, "admin")
         #expect(given(desk + issued + [.tokenRevoked(TokenRevoked(hash: hash, by: .staff("olga")))]).account.tokens[hash] == nil)
+        // A contact with portal access may open another session of their own, not one for someone else.
+        let portal = given(desk + [.portalAccessChanged(PortalAccessChanged(contact: "c1", granted: true))])
+        #expect(try when(portal, .contact("c1"), .issueToken(hash: hash, party: .contact("c1"), label: "portal")).count == 1)
+        expectRefused(portal, .contact("c1"), .issueToken(hash: hash, party: .staff("anna"), label: ""), .forbidden, "only staff")
     }
 }
