@@ -1,6 +1,8 @@
 import EventLog
 import Foundation
 import Hummingbird
+import Metrics
+import Prometheus
 import HTTPTypes
 import NIOCore
 import Synchronization
@@ -156,33 +158,33 @@ struct AuthMiddleware: RouterMiddleware {
     }
 }
 
-/// Request counts and latencies, commit figures and projection lag, as Prometheus text.
+/// Request counts and latencies, commit figures and projection lag: swift-metrics instruments on a
+/// Prometheus registry of this service's own (so that several services in one process, as in the
+/// tests, do not share figures), exported as Prometheus text on `/metrics`.
 final class ServerMetrics: Sendable {
-    private let counts = Mutex<[String: (count: Int, seconds: Double)]>([:])
+    let registry = PrometheusCollectorRegistry()
+    let factory: PrometheusMetricsFactory
+
+    init() {
+        factory = PrometheusMetricsFactory(registry: registry)
+    }
 
     func record(_ method: String, status: Int, since start: ContinuousClock.Instant) {
         let d = ContinuousClock.now - start
-        let secs = Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-        counts.withLock { c in
-            let key = "method=\"\(method)\",status=\"\(status)\""
-            let old = c[key] ?? (0, 0)
-            c[key] = (old.count + 1, old.seconds + secs)
-        }
+        let nanos = d.components.seconds * 1_000_000_000 + d.components.attoseconds / 1_000_000_000
+        Counter(label: "helpdesk_http_requests_total", dimensions: [("method", method), ("status", String(status))], factory: factory).increment()
+        Metrics.Timer(label: "helpdesk_http_request_duration_seconds", dimensions: [("method", method)], factory: factory).recordNanoseconds(nanos)
     }
 
     func text(store: LMDBEventStore, projectionPosition: UInt64) -> String {
-        var out = "# TYPE helpdesk_http_requests_total counter\n"
-        let snapshot = counts.withLock { $0 }
-        for (k, v) in snapshot.sorted(by: { $0.key < $1.key }) { out += "helpdesk_http_requests_total{\(k)} \(v.count)\n" }
-        out += "# TYPE helpdesk_http_request_seconds_sum counter\n"
-        for (k, v) in snapshot.sorted(by: { $0.key < $1.key }) { out += "helpdesk_http_request_seconds_sum{\(k)} \(v.seconds)\n" }
         let w = store.writerCounters
-        out += "# TYPE helpdesk_log_head gauge\nhelpdesk_log_head \(store.committedHead)\n"
-        out += "# TYPE helpdesk_commits_total counter\nhelpdesk_commits_total \(w.commits)\n"
-        out += "# TYPE helpdesk_commit_requests_total counter\nhelpdesk_commit_requests_total \(w.requests)\n"
-        out += "# TYPE helpdesk_commit_seconds_total counter\nhelpdesk_commit_seconds_total \(w.commitSeconds)\n"
-        out += "# TYPE helpdesk_projection_lag_events gauge\nhelpdesk_projection_lag_events \(store.committedHead - min(store.committedHead, projectionPosition))\n"
-        return out
+        let head = store.committedHead
+        Gauge(label: "helpdesk_log_head", factory: factory).record(Double(head))
+        Gauge(label: "helpdesk_commits", factory: factory).record(Double(w.commits))
+        Gauge(label: "helpdesk_commit_batch_requests_mean", factory: factory).record(w.commits == 0 ? 0 : Double(w.requests) / Double(w.commits))
+        Gauge(label: "helpdesk_commit_fsync_seconds_mean", factory: factory).record(w.commits == 0 ? 0 : w.commitSeconds / Double(w.commits))
+        Gauge(label: "helpdesk_projection_lag_events", factory: factory).record(Double(head - min(head, projectionPosition)))
+        return registry.emitToString()
     }
 }
 
