@@ -88,7 +88,7 @@ public enum Audit {
         guard let t = state.tickets[n] else { return nil }
         let settings = state.account.visibility
         var visible: [CommentNumber: [ContactId]] = [:]
-        let candidates = state.contacts.values.filter { $0.mergedInto == nil && DeskView.contactReaches($0.id, t, settings: settings, state: state) }
+        let candidates = state.contacts.values.filter { $0.mergedInto == nil && state.contactReaches($0.id, t) }
         for c in t.comments {
             visible[c.number] = candidates.filter {
                 DeskView.contactMaySee($0.id, comment: c, ticket: t, settings: settings, state: state)

@@ -77,19 +77,11 @@ extension DeskView {
     public static func contactMaySee(_ contact: ContactId, comment c: CommentState, ticket t: TicketState,
                                      settings: VisibilitySettings, state: DeskState) -> Bool {
         guard !c.isInternal else { return false }
-        guard contactReaches(contact, t, settings: settings, state: state) else { return false }
+        guard state.contactReaches(contact, t) else { return false }
         if !settings.onlyNotified { return true }
         let me = state.survivor(of: contact)
         if let a = c.author.contactId, state.survivor(of: a) == me { return true }
         return c.notify.contains { $0.contactId.map { state.survivor(of: $0) == me } ?? false }
-    }
-
-    /// A contact reaches their own tickets (through merges) and, with sharing, their organisation's.
-    public static func contactReaches(_ contact: ContactId, _ t: TicketState, settings: VisibilitySettings, state: DeskState) -> Bool {
-        let me = state.survivor(of: contact)
-        if state.survivor(of: t.contact) == me { return true }
-        if settings.organisationSharing, let org = t.organisation, state.contacts[me]?.organisation == org { return true }
-        return false
     }
 
     static func marker(_ t: TicketState) -> ListMarker {
@@ -138,9 +130,8 @@ extension DeskView {
     public func clientTickets(contact: ContactId, limit: Int = 100) -> [ClientTicket] {
         read { v in
             guard v.state.contacts[contact] != nil else { return [] }
-            let settings = v.state.account.visibility
             return v.ticketsOf(contact).compactMap { v.state.tickets[$0] }
-                .filter { !$0.spam && $0.mergedInto == nil && Self.contactReaches(contact, $0, settings: settings, state: v.state) }
+                .filter { !$0.spam && $0.mergedInto == nil && v.state.contactReaches(contact, $0) }
                 .sorted { ($0.openedAt, $0.number) > ($1.openedAt, $1.number) }
                 .prefix(limit)
                 .map { v.clientTicket($0, for: contact) }
@@ -151,7 +142,7 @@ extension DeskView {
     public func clientTicket(contact: ContactId, number: TicketNumber) -> ClientTicket? {
         read { v in
             guard v.state.contacts[contact] != nil, let t = v.state.tickets[number], !t.spam,
-                  Self.contactReaches(contact, t, settings: v.state.account.visibility, state: v.state) else { return nil }
+                  v.state.contactReaches(contact, t) else { return nil }
             return v.clientTicket(t, for: contact)
         }
     }

@@ -688,10 +688,7 @@ struct Decider {
     /// R12/R26: a client reaches their own tickets, or their organisation's when sharing is on.
     /// Refusals say "no ticket" so that they do not reveal which numbers exist.
     func requireContactAccess(_ contact: ContactId, _ t: TicketState) throws(DomainError) {
-        let me = state.survivor(of: contact)
-        if state.survivor(of: t.contact) == me { return }
-        if state.account.visibility.organisationSharing, let org = t.organisation, state.contacts[me]?.organisation == org { return }
-        throw fail(.notFound, "no ticket #\(t.number)")
+        guard state.contactReaches(contact, t) else { throw fail(.notFound, "no ticket #\(t.number)") }
     }
 
     func notMergedOrSpam(_ t: TicketState) throws(DomainError) {

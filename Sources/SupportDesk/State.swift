@@ -171,6 +171,15 @@ public struct DeskState: Sendable, Hashable {
         return id
     }
 
+    /// R12/R26: a contact reaches their own tickets (through merges) and, with organisation sharing on,
+    /// their organisation's. The one rule behind command checks, the client view and the audits.
+    public func contactReaches(_ contact: ContactId, _ t: TicketState) -> Bool {
+        let me = survivor(of: contact)
+        if survivor(of: t.contact) == me { return true }
+        if account.visibility.organisationSharing, let org = t.organisation, contacts[me]?.organisation == org { return true }
+        return false
+    }
+
     /// Applies one event. `at` is the event's time from the log.
     public mutating func evolve(_ event: DeskEvent, at: Date) {
         switch event {
