@@ -41,9 +41,14 @@ let package = Package(
         // Read models and reports rebuilt from the log (top-level folder, as the design card says).
         .target(name: "Projections", dependencies: ["SupportDesk", "EventLog", "BusinessTime", "PayrollFormula"],
                 path: "Projections"),
+        // The e-mail channel on top of the desk: intake and threading, the blob store, the mail sender.
+        .target(name: "MailDesk",
+                dependencies: ["Mail", "SupportDesk", "DeskEngine", "Projections", "EventLog",
+                               .product(name: "Crypto", package: "swift-crypto")],
+                path: "Sources/MailDesk"),
         // The HTTP service: the help desk as a running server (Hummingbird 2).
         .target(name: "DeskServer",
-                dependencies: ["SupportDesk", "DeskEngine", "Projections", "EventLog",
+                dependencies: ["SupportDesk", "DeskEngine", "Projections", "EventLog", "Mail", "MailDesk",
                                .product(name: "Hummingbird", package: "hummingbird"),
                                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                                .product(name: "Logging", package: "swift-log"),
@@ -54,11 +59,11 @@ let package = Package(
                 path: "Sources/DeskServer"),
         // The one command-line tool.
         .executableTarget(name: "helpdesk",
-                          dependencies: ["EventLog", "SupportDesk", "DeskEngine", "Projections", "DeskServer",
+                          dependencies: ["EventLog", "SupportDesk", "DeskEngine", "Projections", "DeskServer", "MailDesk",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Tools/helpdesk"),
         .executableTarget(name: "helpdesk-bench",
-                          dependencies: ["EventLog", "SupportDesk", "DeskEngine", "Projections", "DeskServer",
+                          dependencies: ["EventLog", "SupportDesk", "DeskEngine", "Projections", "DeskServer", "Mail", "MailDesk",
                                          .product(name: "HummingbirdTesting", package: "hummingbird"),
                                          .product(name: "HTTPTypes", package: "swift-http-types"),
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
@@ -75,7 +80,7 @@ let package = Package(
         .testTarget(name: "DeskEngineTests", dependencies: ["DeskEngine", "SupportDesk", "EventLog", "BusinessTime"],
                     path: "Tests/DeskEngineTests"),
         .testTarget(name: "DeskServerTests",
-                    dependencies: ["DeskServer", "SupportDesk", "EventLog", "helpdesk",
+                    dependencies: ["DeskServer", "SupportDesk", "EventLog", "helpdesk", "Mail", "MailDesk",
                                    .product(name: "HummingbirdTesting", package: "hummingbird"),
                                    .product(name: "HTTPTypes", package: "swift-http-types")],
                     path: "Tests/DeskServerTests"),

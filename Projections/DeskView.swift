@@ -39,7 +39,7 @@ public struct TimeEntry: Sendable, Hashable, Codable {
 /// row per payroll entry) in CompactCoding, written with the checkpoint.
 public final class DeskView: Projection, @unchecked Sendable {
     public let name = "desk"
-    public let codeVersion = 2
+    public let codeVersion = 3
     public var databases: [String] { [Self.db] }
     static let db = "proj.desk"
 
@@ -117,8 +117,13 @@ public final class DeskView: Projection, @unchecked Sendable {
         default: break
         }
         if let n = event.ticket {
-            activity[n] = Activity(sequence: record.sequence, at: at, type: record.type, actor: record.metadata.actor)
-            feed.append((record.sequence, n))
+            switch event {
+            case .deliveryRecorded, .mailReceived:
+                break  // the mail sender's and intake's records are not activity for the Chronicle
+            default:
+                activity[n] = Activity(sequence: record.sequence, at: at, type: record.type, actor: record.metadata.actor)
+                feed.append((record.sequence, n))
+            }
             dirtyTickets.insert(n)
         }
         switch event.stream {

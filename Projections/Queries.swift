@@ -214,8 +214,9 @@ extension DeskView {
             case .contact(let id):
                 guard let c = v.state.contacts[id], c.portalAccess, c.mergedInto == nil else { return nil }
                 return (grant.party, nil)
-            case .system:
-                return nil
+            case .system(let name):
+                // Only the mail gateway holds a system token (it may post mail and nothing else).
+                return name == "mail" ? (grant.party, nil) : nil
             }
         }
     }

@@ -39,6 +39,9 @@ public actor CommandProcessor {
     static let commandsDB = "desk.commands"
     static let metaDB = "desk.meta"
     static let escalationsDB = "desk.escalations"
+    /// Message-ID of every e-mail received → its ticket (big-endian; 0 when set aside), written with the
+    /// `MailReceived` event: the intake's duplicate check and its thread lookup by References.
+    static let mailDB = "desk.mail"
     static let lastTicketKey = Array("lastTicket".utf8)
 
     /// Loads the account, organisations, contacts and the work lists from the log.
@@ -110,6 +113,17 @@ public actor CommandProcessor {
     /// Its stored entry stays until the ticket stops waiting, so a restart tries again.
     public func dropEscalation(_ n: TicketNumber) {
         givenUp.insert(n)
+    }
+
+    /// The ticket an e-mail with this Message-ID went to: nil if it never arrived, 0 if it was set aside.
+    public nonisolated func mailTicket(messageId: String) throws -> TicketNumber? {
+        let key = Array(messageId.utf8)
+        guard !key.isEmpty, key.count <= 500 else { return nil }
+        return try store.read { r in
+            try r.get(key, in: Self.mailDB).flatMap { v in
+                v.count == 8 ? Int(v.withUnsafeBytes { UInt64(bigEndian: $0.loadUnaligned(as: UInt64.self)) }) : nil
+            }
+        }
     }
 
     // MARK: Commands
@@ -224,6 +238,9 @@ public actor CommandProcessor {
         let commandId = command.id
         let metadata = EventMetadata(actor: command.actor.description, correlationId: command.id)
         let frozenParts = parts
+        let mailIds: [(String, TicketNumber)] = decision.events.compactMap {
+            if case .mailReceived(let m) = $0 { (m.messageId, m.ticket ?? 0) } else { nil }
+        }
         let body: @Sendable (any LogWriter) throws -> CommandOutcome = { w in
             var appends: [StreamAppend] = []
             appends.reserveCapacity(frozenParts.count)
@@ -247,6 +264,7 @@ public actor CommandProcessor {
             if let n = newLastTicket {
                 try w.put(Self.lastTicketKey, Self.ticketKey(n), in: Self.metaDB)
             }
+            for (id, n) in mailIds { try w.put(Array(id.utf8), Self.ticketKey(n), in: Self.mailDB) }
             if let commandId {
                 try w.put(Array(commandId.utf8), try CompactCoding.encode(result), in: Self.commandsDB)
             }
@@ -296,6 +314,7 @@ public actor CommandProcessor {
         if stream.hasPrefix("org-") { return state.organisations[String(stream.dropFirst(4))]?.version ?? 0 }
         if stream.hasPrefix("contact-") { return state.contacts[String(stream.dropFirst(8))]?.version ?? 0 }
         if let n = Streams.ticketNumber(stream) { return state.tickets[n]?.version ?? 0 }
+        if stream == Streams.mail { return state.mailVersion }
         return 0
     }
 
@@ -321,6 +340,9 @@ public actor CommandProcessor {
                 }
             }
             for n in missing { state.tickets[n] = loaded.tickets[n] }
+            // A merged ticket's original is needed too (mail threads into it).
+            let originals = missing.compactMap { state.tickets[$0]?.mergedInto }.filter { state.tickets[$0] == nil }
+            if !originals.isEmpty { try ensureTickets(originals) }
         }
         for n in numbers { touch(n) }
         if state.tickets.count > ticketCacheLimit { evictTickets() }
@@ -364,6 +386,10 @@ public actor CommandProcessor {
             try r.forEachStream(prefix: "org-") { name, _ in streams.append(name); return true }
             try r.forEachStream(prefix: "contact-") { name, _ in streams.append(name); return true }
             for s in streams { try fold(s) }
+            try r.forEachStream(prefix: Streams.mail) { name, head in
+                if name == Streams.mail { state.mailVersion = head.version }
+                return false
+            }
             if let v = try r.get(lastTicketKey, in: metaDB), v.count == 8 {
                 state.lastTicketNumber = Int(v.withUnsafeBytes { UInt64(bigEndian: $0.loadUnaligned(as: UInt64.self)) })
             }

@@ -3,6 +3,7 @@ import DeskEngine
 import EventLog
 import Foundation
 import Logging
+import MailDesk
 import Projections
 import ServiceLifecycle
 import SupportDesk
@@ -12,7 +13,7 @@ public struct Principal: Sendable, Hashable {
     public var party: Party
     /// Staff role; nil for a client contact.
     public var role: Role?
-    public var isClient: Bool { role == nil }
+    public var isClient: Bool { party.contactId != nil }
     public func atLeast(_ r: Role) -> Bool { (role ?? .auditor) >= r && role != nil }
 }
 
@@ -27,6 +28,11 @@ public struct ServerOptions: Sendable {
     /// Generate a demo history (this many tickets) into an empty data folder.
     public var demoTickets: Int?
     public var durability: Durability = .durable
+    /// The domain in the Message-IDs of outgoing mail (our thread tokens).
+    public var mailDomain = "helpdesk.local"
+    /// Outgoing mail: nil turns the sender off (the outbox still fills, and shows what would go out).
+    public var mailSender: MailSenderOptions? = MailSenderOptions()
+    public var mailLimits = MailLimits()
 
     public init(dataDirectory: URL) { self.dataDirectory = dataDirectory }
 }
@@ -39,6 +45,10 @@ public final class DeskService: Sendable {
     public let runner: ProjectionRunner
     public let clock: any DeskClock
     public let options: ServerOptions
+    public let outbox: Outbox
+    public let blobs: BlobStore
+    public let intake: MailIntake
+    public let sender: MailSender?
     let metrics = ServerMetrics()
 
     /// Opens (and on an empty folder creates) the desk. Returns the first admin's token when it created one.
@@ -68,16 +78,31 @@ public final class DeskService: Sendable {
                     hash: Self.hash(token), party: .staff("admin"), label: "admin token from the command line")))
             }
             let view = DeskView()
-            let runner = ProjectionRunner(store: store, projections: [view])
+            let outbox = Outbox()
+            let runner = ProjectionRunner(store: store, projections: [view, outbox])
             try await runner.prepare()  // caught up before the server answers; `ProjectionService` follows on
-            return (DeskService(store: store, processor: processor, view: view, runner: runner, clock: clock, options: options), firstToken)
+            let blobs = try BlobStore(root: options.dataDirectory.appendingPathComponent("blobs"))
+            let secret = try MailThreadToken.loadOrCreateSecret(at: options.dataDirectory.appendingPathComponent("mail-secret"))
+            let token = MailThreadToken(secret: secret, domain: options.mailDomain)
+            let intake = MailIntake(processor: processor, blobs: blobs, token: token, limits: options.mailLimits,
+                                    ownAddress: options.mailSender?.fromAddress)
+            let sender = options.mailSender.map {
+                MailSender(processor: processor, outbox: outbox, runner: runner, blobs: blobs, token: token, options: $0, clock: clock)
+            }
+            return (DeskService(store: store, processor: processor, view: view, runner: runner, clock: clock, options: options,
+                                outbox: outbox, blobs: blobs, intake: intake, sender: sender), firstToken)
         } catch {
             store.close()
             throw error
         }
     }
 
-    init(store: LMDBEventStore, processor: CommandProcessor, view: DeskView, runner: ProjectionRunner, clock: any DeskClock, options: ServerOptions) {
+    init(store: LMDBEventStore, processor: CommandProcessor, view: DeskView, runner: ProjectionRunner, clock: any DeskClock,
+         options: ServerOptions, outbox: Outbox, blobs: BlobStore, intake: MailIntake, sender: MailSender?) {
+        self.outbox = outbox
+        self.blobs = blobs
+        self.intake = intake
+        self.sender = sender
         self.store = store
         self.processor = processor
         self.view = view
@@ -147,5 +172,13 @@ struct EscalationService: Service {
     let timer: EscalationTimer
     func run() async throws {
         await cancelWhenGracefulShutdown { await timer.run() }
+    }
+}
+
+/// Runs the mail sender as a service of the application's ServiceGroup.
+struct MailSenderService: Service {
+    let sender: MailSender
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await sender.run() }
     }
 }

@@ -17,10 +17,18 @@ public struct DeskContext: RequestContext {
         coreContext = .init(source: source)
     }
 
-    /// The principal, or 401.
+    /// The principal, or 401. The mail gateway's token is good for `POST /mail/inbound` only.
     func require() throws -> Principal {
         guard let p = principal else { throw APIError(.unauthorized, "unauthorized", "send Authorization: Bearer <token>") }
+        if case .system = p.party { throw APIError(.forbidden, "forbidden", "the mail gateway's token only posts mail to /mail/inbound") }
         return p
+    }
+
+    /// The mail gateway (its system:mail token) or an admin.
+    func requireMailGateway() throws -> Principal {
+        guard let p = principal else { throw APIError(.unauthorized, "unauthorized", "send Authorization: Bearer <token>") }
+        if case .system("mail") = p.party { return p }
+        return try requireStaff(.admin)
     }
 
     func requireStaff(_ minimum: Role = .auditor) throws -> Principal {

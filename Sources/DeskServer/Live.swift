@@ -50,6 +50,7 @@ extension DeskService {
         case .contact(let id):
             if case .commentAdded(let c) = event, c.isInternal { return false }
             if case .deliveryRecorded = event { return false }
+            if case .mailReceived = event { return false }
             return view.clientTicket(contact: id, number: n) != nil
         case .system:
             return false

@@ -3,6 +3,7 @@ import DeskEngine
 import EventLog
 import Foundation
 import Hummingbird
+import MailDesk
 import Projections
 import SupportDesk
 
@@ -67,6 +68,10 @@ extension DeskService {
         RouteDoc(method: "get", path: "/audit/tickets/{n}/history", summary: "Every event of a ticket with actor and cause", who: "admin, auditor"),
         RouteDoc(method: "get", path: "/audit/tickets/{n}/visibility", summary: "Who could see each comment and when (contact)", who: "admin, auditor"),
         RouteDoc(method: "get", path: "/audit/tickets/{n}/replay", summary: "The ticket as it was at asOf (ISO 8601)", who: "admin, auditor"),
+        RouteDoc(method: "post", path: "/mail/inbound", summary: "One raw RFC 5322 message (message/rfc822 body): threaded into its ticket, or a new ticket, or set aside; 503 = try again later", who: "mail gateway (system:mail token), admin"),
+        RouteDoc(method: "get", path: "/outbox", summary: "Client mail not yet delivered: pending, sending, failed (with the next attempt) and parked (with the reason); status=… filters", who: "staff"),
+        RouteDoc(method: "post", path: "/attachments", summary: "Upload one file (raw body; ?filename=…, Content-Type): returns its AttachmentRef for a ticket or comment", who: "client, staff"),
+        RouteDoc(method: "get", path: "/attachments/{sha256}", summary: "Download an attachment (clients: ?ticket=N, and only from comments they may see)", who: "client, staff"),
         RouteDoc(method: "get", path: "/events", summary: "Raw events as JSON lines, streamed (stream, type (repeatable), from, to, since, until, limit)", who: "admin, auditor"),
     ]
 
@@ -199,6 +204,82 @@ extension DeskService {
             if case .escalate = body { throw APIError(.forbidden, "forbidden", "escalation is the desk's timer's job") }
             let o = try await self.execute(body, as: p, idempotencyKey: try req.idempotencyKey(), expectedVersion: try req.ifMatch())
             return try jsonResponse(o)
+        }
+
+        // Mail.
+        let mailLimit = options.mailLimits.maxMessageBytes
+        router.post("/mail/inbound") { req, ctx in
+            _ = try ctx.requireMailGateway()
+            let buffer: ByteBuffer
+            do { buffer = try await req.body.collect(upTo: mailLimit) } catch {
+                throw APIError(.contentTooLarge, "too-large", "the message is larger than \(mailLimit) bytes")
+            }
+            let raw = Array(buffer: buffer)
+            do {
+                let (result, outcome) = try await self.intake.receive(raw)
+                if let last = outcome?.sequences.max() { try await self.runner.waitUntil(last) }
+                return try jsonResponse(result, status: result.disposition == "duplicate" ? .ok : .created)
+            } catch let e as MailIntakeError {
+                if e.tooLarge { throw APIError(.contentTooLarge, "too-large", e.message) }
+                if e.permanent { throw APIError(.unprocessableContent, "unacceptable-message", e.message) }
+                throw APIError(.serviceUnavailable, "try-later", e.message)
+            }
+        }
+        router.get("/outbox") { req, ctx in
+            _ = try ctx.requireStaff(.staff)
+            var entries = self.outbox.all
+            if let s = req.query("status") {
+                let status = try enumValue(Outbox.Status.self, s, "status")
+                entries = entries.filter { $0.status == status }
+            }
+            return try jsonResponse(entries)
+        }
+        let attachmentLimit = options.mailLimits.maxAttachmentBytes
+        router.post("/attachments") { req, ctx in
+            let p = try ctx.require()
+            guard p.isClient || p.atLeast(.staff) else { throw APIError(.forbidden, "forbidden", "auditors change nothing") }
+            let name = (req.query("filename") ?? "").trimmingCharacters(in: .whitespaces)
+            guard !name.isEmpty, name.count <= 255, !name.contains("/") else {
+                throw APIError(.badRequest, "bad-request", "give ?filename= (1…255 characters, no '/')")
+            }
+            let type = req.headers[.contentType] ?? "application/octet-stream"
+            let w = try self.blobs.writer(limit: attachmentLimit)
+            do {
+                for try await chunk in req.body { try chunk.withUnsafeReadableBytes { try w.append($0) } }
+                guard w.size > 0 else { throw APIError(.badRequest, "bad-request", "the file is empty") }
+                let (sha, size) = try w.finish()
+                return try jsonResponse(AttachmentRef(sha256: sha, filename: name, contentType: type, size: size), status: .created)
+            } catch BlobStore.BlobError.tooLarge(let limit) {
+                w.abort()
+                throw APIError(.contentTooLarge, "too-large", "an attachment is at most \(limit) bytes")
+            } catch {
+                w.abort()
+                throw error
+            }
+        }
+        router.get("/attachments/{sha256}") { req, ctx in
+            let p = try ctx.require()
+            let sha = try ctx.parameters.require("sha256")
+            var ref: AttachmentRef?
+            if case .contact(let id) = p.party {
+                guard let n = req.query("ticket").flatMap(Int.init), let t = self.view.clientTicket(contact: id, number: n) else {
+                    throw APIError(.notFound, "not-found", "no such attachment (clients name the ticket: ?ticket=N)")
+                }
+                ref = t.comments.flatMap(\.attachments).first { $0.sha256 == sha }
+                guard ref != nil else { throw APIError(.notFound, "not-found", "no such attachment on #\(n)") }
+            } else {
+                _ = try ctx.requireStaff(.auditor)
+                if let n = req.query("ticket").flatMap(Int.init), let d = self.view.ticketDetail(n, now: self.clock.now()) {
+                    ref = d.ticket.comments.flatMap(\.attachments).first { $0.sha256 == sha }
+                }
+            }
+            guard BlobStore.isName(sha), self.blobs.contains(sha) else { throw APIError(.notFound, "not-found", "no such attachment") }
+            let bytes = try self.blobs.read(sha)
+            var headers: HTTPFields = [.contentType: ref?.contentType ?? "application/octet-stream"]
+            if let name = ref?.filename {
+                headers[.contentDisposition] = "attachment; filename*=UTF-8''" + (name.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "file")
+            }
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
         }
 
         // Tokens.

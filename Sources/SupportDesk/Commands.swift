@@ -71,6 +71,50 @@ public struct OpenTicket: Sendable, Hashable, Codable {
     }
 }
 
+/// A received e-mail, parsed and threaded by the mail intake (R1, R3, R4). The desk decides what it
+/// becomes: a comment on the ticket it threads into, a new ticket, or — for automatic mail — a record
+/// only (no ticket, no answer, so mail loops cannot start).
+public struct InboundMail: Sendable, Hashable, Codable {
+    /// Message-ID without angle brackets (the intake makes one from the raw hash when it is missing).
+    public var messageId: String
+    public var from: String
+    public var fromName: String?
+    public var subject: String
+    /// The new text of the message (the quoted earlier message removed; the whole text for a new ticket).
+    public var text: String
+    public var attachments: [AttachmentRef]
+    /// SHA-256 of the raw message in the blob store.
+    public var raw: String
+    /// Why the message is automatic (auto-reply, bulk, bounce, our own message), or nil for a person's mail.
+    public var automatic: String?
+    /// The ticket a verified reference names: our signed token in In-Reply-To / References, or a
+    /// Message-ID already recorded on a ticket. Accepted from any sender (it proves they got the thread).
+    public var thread: TicketNumber?
+    /// How `thread` was found (`token` or `reference`).
+    public var threadVia: String?
+    /// A ticket number written in the subject (`[#123]`): accepted only from a sender who already takes
+    /// part in that ticket or belongs to its organisation.
+    public var subjectTicket: TicketNumber?
+    public var language: String?
+
+    public init(messageId: String, from: String, fromName: String? = nil, subject: String, text: String,
+                attachments: [AttachmentRef] = [], raw: String, automatic: String? = nil, thread: TicketNumber? = nil,
+                threadVia: String? = nil, subjectTicket: TicketNumber? = nil, language: String? = nil) {
+        self.messageId = messageId
+        self.from = from
+        self.fromName = fromName
+        self.subject = subject
+        self.text = text
+        self.attachments = attachments
+        self.raw = raw
+        self.automatic = automatic
+        self.thread = thread
+        self.threadVia = threadVia
+        self.subjectTicket = subjectTicket
+        self.language = language
+    }
+}
+
 public enum CommandBody: Sendable, Hashable, Codable {
     // Account configuration (admins; managers for calendars, SLA, escalation, visibility, formula).
     case createAccount(name: String, timeZone: String, defaultLanguage: String, admin: StaffId, adminName: String, adminEmail: String)
@@ -121,6 +165,8 @@ public enum CommandBody: Sendable, Hashable, Codable {
     case rateAnswer(ticket: TicketNumber, comment: CommentNumber?, score: Int, text: String?)
     /// The escalation timer's command (system only).
     case escalate(ticket: TicketNumber)
+    /// An e-mail from the mail intake (the desk's mail gateway or an admin).
+    case receiveMail(InboundMail)
 
     /// A short name for logs and metrics.
     public var name: String {
@@ -138,6 +184,8 @@ public enum CommandBody: Sendable, Hashable, Codable {
             return [t]
         case .mergeTicket(let a, let b):
             return [a, b]
+        case .receiveMail(let m):
+            return [m.thread, m.subjectTicket].compactMap { $0 }
         default:
             return []
         }

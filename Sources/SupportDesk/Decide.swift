@@ -156,8 +156,10 @@ struct Decider {
                 if case .system = actor {} else if actor != party { try requireStaff(.staff) }
                 let c = try liveContact(id)
                 guard c.portalAccess else { throw fail(.conflict, "grant \(c.name) portal access first") }
-            case .system:
-                throw fail(.invalid, "tokens are for staff and contacts")
+            case .system(let name):
+                // The mail gateway (`helpdesk mail ingest`) posts mail with its own token, and nothing else.
+                guard name == "mail" else { throw fail(.invalid, "tokens are for staff, contacts and the mail gateway (system:mail)") }
+                if case .system = actor {} else { try requireStaff(.admin) }
             }
             emit(.tokenIssued(TokenIssued(hash: hash, party: party, label: label)))
         case let .revokeToken(hash):
@@ -277,6 +279,8 @@ struct Decider {
             emit(.ticketReassigned(TicketReassigned(ticket: n, from: t.responsible, to: to, by: me.id)))
         case let .comment(n, body, isInternal, notify, attachments, channel, externalId):
             try comment(n, body, isInternal, notify, attachments, channel, externalId)
+        case let .receiveMail(m):
+            try receiveMail(m)
         case let .recordDelivery(n, number, recipient, status, detail):
             guard case .system = actor else { throw fail(.forbidden, "deliveries are recorded by the desk's mail sender") }
             let t = try ticket(n)
@@ -400,7 +404,8 @@ struct Decider {
 
     mutating func openTicketEvent(number: TicketNumber, channel: Channel, subject: String, body: String, contact: ContactId,
                                   organisation: OrganisationId?, language: String, premium askedPremium: Bool,
-                                  attachments: [AttachmentRef], externalId: String?, origin: TicketOrigin?) throws(DomainError) {
+                                  attachments: [AttachmentRef], externalId: String?, origin: TicketOrigin?,
+                                  openedBy: Party? = nil) throws(DomainError) {
         var premium = false
         var refused: String?
         if askedPremium {
@@ -414,7 +419,7 @@ struct Decider {
         var participants = Set(state.account.workingStaff)
         participants.formUnion(state.account.brain.filter { state.account.staff[$0]?.active == true })
         emit(.ticketOpened(TicketOpened(ticket: number, channel: channel, subject: subject, body: body, contact: contact,
-                                        organisation: organisation, language: language, openedBy: actor, premium: premium,
+                                        organisation: organisation, language: language, openedBy: openedBy ?? actor, premium: premium,
                                         premiumRefused: refused, participants: participants.sorted(), tierId: due.tier,
                                         reactionDue: due.reaction, resolutionDue: due.resolution, escalationDue: due.escalation,
                                         attachments: attachments, externalId: externalId, origin: origin)))
@@ -429,21 +434,16 @@ struct Decider {
         let t = try ticket(n)
         try text(body, "comment", max: Desk.maxTextLength, allowEmpty: !attachments.isEmpty)
         if let m = t.mergedInto { throw fail(.illegalTransition, "#\(n) was merged into #\(m); write there") }
-        var recipients: [Party]
         switch actor {
         case .contact(let me):
             try requireContactAccess(me, t)
             guard !isInternal else { throw fail(.forbidden, "clients cannot write internal comments") }
             guard !t.spam else { throw fail(.illegalTransition, "#\(n) is closed as spam") }
-            // A client's reply goes to the staff of the previous comment and the responsible.
-            var set = defaultRecipients(t).filter { $0.staffId != nil }
-            if let r = t.responsible, !set.contains(.staff(r)) { set.append(.staff(r)) }
-            if set.isEmpty { set = t.participants.sorted().map(Party.staff) }
-            let author = Party.contact(state.survivor(of: me))
-            if !set.contains(author) { set.append(author) }
-            recipients = set
+            _ = contactReply(t, author: me, body, attachments, channel, externalId)
+            return
         case .staff:
             let me = try requireStaff(.staff)
+            var recipients: [Party]
             if let notify {
                 recipients = []
                 for p in notify where !recipients.contains(p) {
@@ -457,26 +457,128 @@ struct Decider {
                 }
             }
             if !recipients.contains(.staff(me.id)) { recipients.append(.staff(me.id)) }
+            let number = (t.comments.last?.number ?? 0) + 1
+            emit(.commentAdded(CommentAdded(ticket: n, comment: number, author: actor, text: body, isInternal: isInternal,
+                                            notify: recipients, attachments: attachments, channel: channel, externalId: externalId)))
+            outcome.ticket = n
+            outcome.comment = number
         case .system:
             throw fail(.forbidden, "the desk does not write comments itself")
         }
+    }
+
+    /// A client's reply (from the portal, or by e-mail): it goes to the staff of the previous comment and
+    /// the responsible, and brings a waiting, postponed, resolved or closed ticket back to work (R14).
+    mutating func contactReply(_ t: TicketState, author me: ContactId, _ body: String, _ attachments: [AttachmentRef],
+                               _ channel: Channel?, _ externalId: String?) -> CommentNumber {
+        let n = t.number
+        var set = defaultRecipients(t).filter { $0.staffId != nil }
+        if let r = t.responsible, !set.contains(.staff(r)) { set.append(.staff(r)) }
+        if set.isEmpty { set = t.participants.sorted().map(Party.staff) }
+        let author = Party.contact(state.survivor(of: me))
+        if !set.contains(author) { set.append(author) }
         let number = (t.comments.last?.number ?? 0) + 1
-        emit(.commentAdded(CommentAdded(ticket: n, comment: number, author: actor, text: body, isInternal: isInternal,
-                                        notify: recipients, attachments: attachments, channel: channel, externalId: externalId)))
-        // A client's reply brings the ticket back to work (R14).
-        if actor.contactId != nil {
-            switch t.status {
-            case .waitingForClient, .postponed:
-                emit(.statusChanged(StatusChanged(ticket: n, from: t.status, to: t.responsible == nil ? .new : .accepted,
-                                                  by: actor, reason: "the client replied", until: nil)))
-            case .resolved, .closed:
-                emit(.statusChanged(StatusChanged(ticket: n, from: t.status, to: .reopened, by: actor,
-                                                  reason: "the client replied", until: nil)))
-            default: break
-            }
+        emit(.commentAdded(CommentAdded(ticket: n, comment: number, author: author, text: body, isInternal: false,
+                                        notify: set, attachments: attachments, channel: channel, externalId: externalId)))
+        switch t.status {
+        case .waitingForClient, .postponed:
+            emit(.statusChanged(StatusChanged(ticket: n, from: t.status, to: t.responsible == nil ? .new : .accepted,
+                                              by: author, reason: "the client replied", until: nil)))
+        case .resolved, .closed:
+            emit(.statusChanged(StatusChanged(ticket: n, from: t.status, to: .reopened, by: author,
+                                              reason: "the client replied", until: nil)))
+        default: break
         }
         outcome.ticket = n
         outcome.comment = number
+        return number
+    }
+
+    // MARK: Mail
+
+    /// An e-mail from the intake: a reply in its thread, a new ticket, or (automatic mail) a record only.
+    mutating func receiveMail(_ m: InboundMail) throws(DomainError) {
+        switch actor {
+        case .system("mail"): break
+        case .system: throw fail(.forbidden, "mail comes in through the desk's mail gateway (system:mail)")
+        case .staff: try requireStaff(.admin)
+        case .contact: throw fail(.forbidden, "mail comes in through the desk's mail gateway")
+        }
+        try text(m.messageId, "Message-ID", max: 500)
+        guard m.messageId.utf8.count <= 500 else { throw fail(.invalid, "a Message-ID is at most 500 bytes") }
+        try text(m.subject, "subject", max: Desk.maxSubjectLength, allowEmpty: true)
+        try text(m.text, "message", max: Desk.maxTextLength, allowEmpty: true)
+        guard m.raw.utf8.count == 64, m.raw.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }) else {
+            throw fail(.invalid, "the raw message reference must be a lowercase hex SHA-256")
+        }
+        let from = m.from.trimmingCharacters(in: .whitespaces)
+        guard !from.isEmpty, from.utf8.count <= 254 else { throw fail(.invalid, "a sender address is 1…254 bytes") }
+        /// A ticket with merges followed to the one that lives on.
+        func live(_ n: TicketNumber?) -> TicketState? {
+            var t = n.flatMap { state.tickets[$0] }
+            var hops = 0
+            while let into = t?.mergedInto, hops < 100 { t = state.tickets[into]; hops += 1 }
+            return t
+        }
+        func record(_ ticket: TicketNumber?, _ comment: CommentNumber?, _ via: String, _ note: String?) {
+            emit(.mailReceived(MailReceived(messageId: m.messageId, from: normalisedEmail(m.from), subject: m.subject, raw: m.raw,
+                                            ticket: ticket, comment: comment, threadedBy: via, note: note)))
+        }
+        let threaded = live(m.thread)
+        // Automatic mail is recorded (on its thread's ticket if it has one) and nothing else: even a
+        // bounce from a malformed address is kept.
+        if let why = m.automatic {
+            record(threaded?.number, nil, "set-aside", why)
+            return
+        }
+        try email(m.from)
+        if let staff = state.account.staff.values.first(where: { normalisedEmail($0.email) == normalisedEmail(m.from) }) {
+            record(threaded?.number, nil, "set-aside", "from staff member \(staff.name): answers are written in the desk")
+            return
+        }
+        // Replies into a ticket marked as spam stay with it, set aside: they never reopen anything.
+        if let t = threaded ?? live(m.subjectTicket), t.spam {
+            record(t.number, nil, "set-aside", "#\(t.number) is marked as spam")
+            return
+        }
+        let contact = try resolveOrCreate(.email(m.from, name: m.fromName), organisation: nil, language: m.language)
+        outcome.contact = contact
+        let body = m.text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty && m.attachments.isEmpty ? "(empty message)" : m.text
+        var target: (TicketState, String, TicketNumber)?
+        var note: String?
+        if let t = threaded, let n = m.thread { target = (t, m.threadVia ?? "reference", n) }
+        if target == nil, let n = m.subjectTicket {
+            // The sender must take part in the ticket named, or in the one it was merged into.
+            if let named = state.tickets[n], let t = live(n), !t.spam, takesPart(contact, named) || takesPart(contact, t) {
+                target = (t, "subject", n)
+            } else {
+                note = "the subject names #\(n), but the sender does not take part in it"
+            }
+        }
+        if let (t, via, named) = target {
+            let number = contactReply(t, author: contact, body, m.attachments, .email, m.messageId)
+            record(t.number, number, via, named != t.number ? "#\(named) was merged into #\(t.number)" : nil)
+            return
+        }
+        let c = try liveContact(contact)
+        let number = state.lastTicketNumber + 1
+        let subject = m.subject.trimmingCharacters(in: .whitespacesAndNewlines)
+        try openTicketEvent(number: number, channel: .email, subject: subject.isEmpty ? "(no subject)" : String(subject.prefix(Desk.maxSubjectLength)),
+                            body: body, contact: contact, organisation: c.organisation, language: m.language ?? c.language,
+                            premium: false, attachments: m.attachments, externalId: m.messageId, origin: nil,
+                            openedBy: .contact(contact))
+        record(number, 1, "new", note)
+        outcome.contact = contact
+    }
+
+    /// Whether a contact already takes part in a ticket: its client (or one who reaches it), a member of
+    /// its organisation, or someone who wrote in it or was notified in it.
+    func takesPart(_ contact: ContactId, _ t: TicketState) -> Bool {
+        let me = state.survivor(of: contact)
+        if state.contactReaches(me, t) { return true }
+        if let org = t.organisation, (createdContacts[me] ?? state.contacts[me])?.organisation == org { return true }
+        let p = Party.contact(me)
+        return t.comments.contains { $0.author == p || $0.notify.contains(p) }
     }
 
     /// The previous comment's recipients (R11), without staff who have left, with merged contacts

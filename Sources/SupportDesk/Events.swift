@@ -332,6 +332,25 @@ public struct DeliveryRecorded: EventPayload {
     public var event: DeskEvent { .deliveryRecorded(self) }
 }
 
+/// An e-mail the desk received, and what became of it: threaded into a ticket as a comment, opened a
+/// ticket, or set aside (automatic mail is recorded but never opens a ticket or triggers mail).
+public struct MailReceived: EventPayload {
+    public static let type = "MailReceived"
+    public var messageId: String
+    public var from: String
+    public var subject: String
+    /// SHA-256 of the raw message in the blob store.
+    public var raw: String
+    public var ticket: TicketNumber?
+    /// The comment it became (1 for the ticket it opened); nil when set aside.
+    public var comment: CommentNumber?
+    /// `token`, `reference`, `subject`, `new`, or `set-aside`.
+    public var threadedBy: String
+    /// Why it was set aside, or how the thread was chosen.
+    public var note: String?
+    public var event: DeskEvent { .mailReceived(self) }
+}
+
 /// R14.
 public struct StatusChanged: EventPayload {
     public static let type = "StatusChanged"
@@ -466,6 +485,7 @@ public enum DeskEvent: Sendable, Hashable {
     case ticketEscalated(TicketEscalated)
     case commentAdded(CommentAdded)
     case deliveryRecorded(DeliveryRecorded)
+    case mailReceived(MailReceived)
     case statusChanged(StatusChanged)
     case ticketClassified(TicketClassified)
     case levelChanged(LevelChanged)
@@ -486,7 +506,7 @@ public enum DeskEvent: Sendable, Hashable {
         ContactCreated.self, ContactChanged.self, ContactEmailAttached.self, ContactPhoneAttached.self,
         ContactMerged.self, ContactAbsorbed.self, PortalAccessChanged.self, ContactNoteAdded.self,
         TicketOpened.self, TicketAccepted.self, ParticipantAdded.self, ParticipantRemoved.self,
-        TicketReassigned.self, TicketEscalated.self, CommentAdded.self, DeliveryRecorded.self, StatusChanged.self,
+        TicketReassigned.self, TicketEscalated.self, CommentAdded.self, DeliveryRecorded.self, MailReceived.self, StatusChanged.self,
         TicketClassified.self, LevelChanged.self, CommentSplitOff.self, TicketMerged.self, DuplicateMergedIn.self,
         MarkedAsSpam.self, TimeLogged.self, AnswerEvaluated.self, AnswerRated.self,
     ]
@@ -525,6 +545,7 @@ public enum DeskEvent: Sendable, Hashable {
         case .ticketEscalated(let p): p
         case .commentAdded(let p): p
         case .deliveryRecorded(let p): p
+        case .mailReceived(let p): p
         case .statusChanged(let p): p
         case .ticketClassified(let p): p
         case .levelChanged(let p): p
@@ -558,6 +579,7 @@ public enum DeskEvent: Sendable, Hashable {
         case .contactAbsorbed(let e): return Streams.contact(e.contact)
         case .portalAccessChanged(let e): return Streams.contact(e.contact)
         case .contactNoteAdded(let e): return Streams.contact(e.contact)
+        case .mailReceived(let e): return e.ticket.map(Streams.ticket) ?? Streams.mail
         default:
             guard let t = ticket else { fatalError("unreachable: every remaining event is a ticket event") }
             return Streams.ticket(t)
@@ -575,6 +597,7 @@ public enum DeskEvent: Sendable, Hashable {
         case .ticketEscalated(let e): e.ticket
         case .commentAdded(let e): e.ticket
         case .deliveryRecorded(let e): e.ticket
+        case .mailReceived(let e): e.ticket
         case .statusChanged(let e): e.ticket
         case .ticketClassified(let e): e.ticket
         case .levelChanged(let e): e.ticket
@@ -593,6 +616,8 @@ public enum DeskEvent: Sendable, Hashable {
 /// Stream names.
 public enum Streams {
     public static let account = "account"
+    /// Mail set aside without a ticket (bounces, auto-replies from strangers, bulk mail).
+    public static let mail = "mail"
     public static func organisation(_ id: OrganisationId) -> String { "org-" + id }
     public static func contact(_ id: ContactId) -> String { "contact-" + id }
     public static func ticket(_ n: TicketNumber) -> String { "ticket-\(n)" }

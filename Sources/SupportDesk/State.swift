@@ -131,6 +131,8 @@ public struct TicketState: Sendable, Hashable, Codable {
     /// Client ratings (R24), in order.
     public var ratingScores: [Int] = []
     public var deliveries: [String: DeliveryStatus] = [:]
+    /// The Message-ID of the last e-mail threaded into the ticket (for In-Reply-To of answers).
+    public var lastMessageId: String?
 
     /// Still waiting for the escalation rule: open, nobody responsible, not yet escalated.
     public var awaitsEscalation: Bool {
@@ -157,6 +159,8 @@ public struct DeskState: Sendable, Hashable {
     public var contactByPhone: [String: ContactId] = [:]
     /// The highest ticket number seen.
     public var lastTicketNumber: TicketNumber = 0
+    /// The version of the `mail` stream (mail set aside without a ticket).
+    public var mailVersion: UInt64 = 0
 
     public init() {}
 
@@ -279,6 +283,7 @@ public struct DeskState: Sendable, Hashable {
         case .contactAbsorbed(let e): contacts[e.contact]?.version += 1
         case .portalAccessChanged(let e): contacts[e.contact]?.version += 1
         case .contactNoteAdded(let e): contacts[e.contact]?.version += 1
+        case .mailReceived(let e) where e.ticket == nil: mailVersion += 1
         default:
             if let n = event.ticket { tickets[n]?.version += 1 }
         }
@@ -326,6 +331,8 @@ extension TicketState {
             if firstResponseAt == nil, !e.isInternal, e.author.staffId != nil { firstResponseAt = at }
         case .deliveryRecorded(let e):
             deliveries["\(e.comment)/\(e.recipient)"] = e.status
+        case .mailReceived(let e):
+            if e.comment != nil { lastMessageId = e.messageId }
         case .statusChanged(let e):
             status = e.to
             switch e.to {

@@ -182,8 +182,10 @@ public struct AttachmentRef: Sendable, Hashable, Codable {
 }
 
 /// A delivery state of one comment to one recipient.
+/// A comment's delivery to one recipient: `queued` when a send is attempted, then `delivered`, or
+/// `failed` (retried with backoff), or `parked` (given up, with the reason, for staff to act on).
 public enum DeliveryStatus: String, Sendable, Hashable, Codable, CaseIterable {
-    case queued, delivered, failed
+    case queued, delivered, failed, parked
 }
 
 /// R18: an SLA tier; targets are in business hours of the tier's calendar.

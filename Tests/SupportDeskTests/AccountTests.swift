@@ -44,6 +44,8 @@ let oneOfEveryCommand: [CommandBody] = [
     .logTime(ticket: 1, minutes: 30, on: nil, note: nil),
     .rateAnswer(ticket: 1, comment: nil, score: 5, text: nil),
     .escalate(ticket: 1),
+    .receiveMail(InboundMail(messageId: "r1@acme.example", from: "ivan@acme.example", subject: "Re: [#1] Help", text: "Thanks",
+                             raw: String(repeating: "0", count: 64), thread: 1, threadVia: "token", subjectTicket: 1)),
 ]
 
 @Suite("Account: creation and the refusal of everything before it")
@@ -52,8 +54,8 @@ struct AccountCreationTests {
     func everyCaseSampled() {
         let names = oneOfEveryCommand.map(\.name)
         #expect(Set(names).count == names.count)
-        #expect(names.count == 38)
-        #expect(names.first == "createAccount" && names.last == "escalate")
+        #expect(names.count == 39)
+        #expect(names.first == "createAccount" && names.last == "receiveMail")
     }
 
     @Test("every command before createAccount is refused", arguments: oneOfEveryCommand.dropFirst())

@@ -51,6 +51,8 @@ let oneOfEveryEvent: [DeskEvent] = {
         .commentAdded(CommentAdded(ticket: 7, comment: 2, author: .contact("c1"), text: "Ещё вопрос", isInternal: false,
                                    notify: [.staff("anna"), .contact("c1")], attachments: [file], channel: .email, externalId: "<def@x>")),
         .deliveryRecorded(DeliveryRecorded(ticket: 7, comment: 2, recipient: .contact("c1"), status: .failed, detail: "550 no such user")),
+        .mailReceived(MailReceived(messageId: "reply-2@mail.example", from: "ivan@acme.example", subject: "Re: [#7] Printer",
+                                   raw: String(repeating: "ab", count: 32), ticket: 7, comment: 3, threadedBy: "token", note: nil)),
         .statusChanged(StatusChanged(ticket: 7, from: .accepted, to: .postponed, by: .staff("anna"), reason: "holidays",
                                      until: utc("2025-03-12T09:00:00Z"))),
         .ticketClassified(TicketClassified(ticket: 7, classification: Classification(
@@ -114,7 +116,7 @@ struct CodecTests {
         let sampled = oneOfEveryEvent.map(\.type)
         #expect(Set(sampled).count == sampled.count)
         #expect(Set(sampled) == Set(DeskEvent.payloadTypes.map { $0.type }))
-        #expect(sampled.count == 41)
+        #expect(sampled.count == 42)
     }
 
     @Test("every event round-trips", arguments: oneOfEveryEvent + sparseEvents)

@@ -7,7 +7,7 @@ struct HelpdeskTool: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "helpdesk",
         abstract: "An event-sourced help desk on LMDB.",
-        subcommands: [Serve.self, Dump.self, Verify.self, Stats.self, Backup.self, Restore.self, Generate.self, Rebuild.self, Report.self, Replay.self, AuditCommand.self])
+        subcommands: [Serve.self, Dump.self, Verify.self, Stats.self, Backup.self, Restore.self, Generate.self, Rebuild.self, Report.self, Replay.self, AuditCommand.self, MailCommand.self])
 }
 
 /// `--data DIR` for every subcommand: default `$HELPDESK_DATA`, else `./data`.

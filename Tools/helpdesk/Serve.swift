@@ -4,6 +4,7 @@ import EventLog
 import Foundation
 import Hummingbird
 import Logging
+import MailDesk
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -24,6 +25,12 @@ struct Serve: AsyncParsableCommand {
     var config: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (default info; debug logs every request).")
     var logLevel: String?
+    @Option(help: "Outgoing mail: the sendmail-compatible command (default $HELPDESK_SENDMAIL or '/usr/sbin/sendmail -t -i'; 'off' keeps mail in the outbox; off with --demo unless given).")
+    var sendmail: String?
+    @Option(help: "The desk's sending address (default $HELPDESK_MAIL_FROM or support@<mail domain>).") var mailFrom: String?
+    @Option(help: "The domain of outgoing Message-IDs (default $HELPDESK_MAIL_DOMAIN or helpdesk.local).") var mailDomain: String?
+    @Option(help: "Largest incoming message in bytes (default 52428800).") var maxMessage: Int?
+    @Option(help: "Largest attachment kept from incoming mail or an upload, in bytes (default 26214400).") var maxAttachment: Int?
 
     struct ConfigFile: Decodable {
         var host: String?
@@ -31,6 +38,11 @@ struct Serve: AsyncParsableCommand {
         var maxBody: Int?
         var adminToken: String?
         var logLevel: String?
+        var sendmail: String?
+        var mailFrom: String?
+        var mailDomain: String?
+        var maxMessage: Int?
+        var maxAttachment: Int?
     }
 
     func run() async throws {
@@ -49,6 +61,18 @@ struct Serve: AsyncParsableCommand {
         options.adminToken = adminToken ?? env["HELPDESK_ADMIN_TOKEN"] ?? file.adminToken
         let logLevel = self.logLevel ?? file.logLevel ?? "info"
         options.demoTickets = demo ? 2000 : nil
+        options.mailDomain = mailDomain ?? env["HELPDESK_MAIL_DOMAIN"] ?? file.mailDomain ?? "helpdesk.local"
+        let sendmailCommand = sendmail ?? env["HELPDESK_SENDMAIL"] ?? file.sendmail ?? (demo ? "off" : "/usr/sbin/sendmail -t -i")
+        if sendmailCommand == "off" {
+            options.mailSender = nil
+        } else {
+            var m = MailSenderOptions()
+            m.sendmail = sendmailCommand.split(separator: " ").map(String.init)
+            m.fromAddress = mailFrom ?? env["HELPDESK_MAIL_FROM"] ?? file.mailFrom ?? "support@\(options.mailDomain)"
+            options.mailSender = m
+        }
+        if let v = maxMessage ?? file.maxMessage { options.mailLimits.maxMessageBytes = v }
+        if let v = maxAttachment ?? file.maxAttachment { options.mailLimits.maxAttachmentBytes = v }
         var logger = Logger(label: "helpdesk")
         guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("unknown --log-level '\(logLevel)'") }
         logger.logLevel = level

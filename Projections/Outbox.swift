@@ -1,0 +1,158 @@
+import EventLog
+import Foundation
+import SupportDesk
+
+/// The outbox: every comment addressed to a client, once per notified contact, until it is delivered.
+/// A fold over `CommentAdded` (staff, not internal: one entry per contact in its notify set) and
+/// `DeliveryRecorded` (queued = an attempt started, delivered = gone, failed = retry after a backoff
+/// counted from the failure's time in the log, parked = given up, with the reason kept for staff).
+///
+/// Because the outbox is rebuilt from the log, and an attempt is recorded (`queued`) before the sender
+/// hands a message to sendmail, a message is never sent twice: after a crash between the two, the
+/// entry is `sending`, and the sender parks it for a person to check rather than send it again.
+public final class Outbox: Projection, @unchecked Sendable {
+    public let name = "outbox"
+    public let codeVersion = 1
+    public var databases: [String] { [Self.db] }
+    static let db = "proj.outbox"
+
+    public enum Status: String, Sendable, Codable, Hashable {
+        case pending, sending, failed, parked
+    }
+
+    public struct Entry: Sendable, Codable, Hashable {
+        public var ticket: TicketNumber
+        public var comment: CommentNumber
+        /// The contact as named in the notify set.
+        public var contact: ContactId
+        /// The comment's time.
+        public var createdAt: Date
+        public var status: Status
+        /// Attempts started.
+        public var attempts: Int
+        public var nextAttemptAt: Date
+        public var lastError: String?
+        public var key: String { "\(ticket)/\(comment)/\(contact)" }
+    }
+
+    /// Backoff after the k-th failure: `retryBase × 2^(k-1)`, at most `retryCap`.
+    public let retryBase: TimeInterval
+    public let retryCap: TimeInterval
+
+    let lock = NSLock()
+    var entries: [String: Entry] = [:]
+    var dirty = Set<String>()
+    /// Entries delivered, counted for metrics.
+    public private(set) var deliveredCount = 0
+
+    public init(retryBase: TimeInterval = 60, retryCap: TimeInterval = 3600) {
+        self.retryBase = retryBase
+        self.retryCap = retryCap
+    }
+
+    public func reset() {
+        lock.withLock {
+            entries = [:]
+            dirty = []
+            deliveredCount = 0
+        }
+    }
+
+    public func apply(_ batch: [(event: DeskEvent, record: RecordedEvent)]) {
+        lock.withLock {
+            for (event, record) in batch { fold(event, at: record.timestamp) }
+        }
+    }
+
+    func fold(_ event: DeskEvent, at: Date) {
+        switch event {
+        case .commentAdded(let c):
+            guard !c.isInternal, c.author.staffId != nil else { return }
+            for case .contact(let id) in c.notify {
+                let e = Entry(ticket: c.ticket, comment: c.comment, contact: id, createdAt: at, status: .pending,
+                              attempts: 0, nextAttemptAt: at, lastError: nil)
+                entries[e.key] = e
+                dirty.insert(e.key)
+            }
+        case .deliveryRecorded(let d):
+            guard case .contact(let id) = d.recipient else { return }
+            let key = "\(d.ticket)/\(d.comment)/\(id)"
+            guard var e = entries[key] else { return }
+            switch d.status {
+            case .queued:
+                e.status = .sending
+                e.attempts += 1
+            case .delivered:
+                entries[key] = nil
+                dirty.insert(key)
+                deliveredCount += 1
+                return
+            case .failed:
+                e.status = .failed
+                e.lastError = d.detail
+                let delay = min(retryCap, retryBase * pow(2, Double(max(0, e.attempts - 1))))
+                e.nextAttemptAt = at.addingTimeInterval(delay)
+            case .parked:
+                e.status = .parked
+                e.lastError = d.detail
+            }
+            entries[key] = e
+            dirty.insert(key)
+        default:
+            return
+        }
+    }
+
+    public func flush(into w: any LogWriter) throws {
+        try lock.withLock {
+            for key in dirty {
+                if let e = entries[key] {
+                    try w.put(Array(key.utf8), try CompactCoding.encode(e), in: Self.db)
+                } else {
+                    try w.delete(Array(key.utf8), in: Self.db)
+                }
+            }
+        }
+    }
+
+    public func didFlush() { lock.withLock { dirty = [] } }
+
+    public func load(from r: any LogReader) throws {
+        var loaded: [String: Entry] = [:]
+        try r.scan(Self.db, from: []) { _, v in
+            let e = try CompactCoding.decode(Entry.self, from: Array(v))
+            loaded[e.key] = e
+            return true
+        }
+        lock.withLock {
+            entries = loaded
+            dirty = []
+        }
+    }
+
+    // MARK: Queries
+
+    /// Entries to try now: pending, or failed with their backoff over; oldest first.
+    public func due(at now: Date, limit: Int = 100) -> [Entry] {
+        lock.withLock {
+            entries.values.filter { ($0.status == .pending || $0.status == .failed) && $0.nextAttemptAt <= now }
+                .sorted { ($0.nextAttemptAt, $0.ticket, $0.comment, $0.contact) < ($1.nextAttemptAt, $1.ticket, $1.comment, $1.contact) }
+                .prefix(limit).map { $0 }
+        }
+    }
+
+    /// Every entry with a given status (e.g. `parked` for staff, `sending` after a restart).
+    public func entries(_ status: Status) -> [Entry] {
+        lock.withLock { entries.values.filter { $0.status == status }.sorted { ($0.ticket, $0.comment, $0.contact) < ($1.ticket, $1.comment, $1.contact) } }
+    }
+
+    /// Every entry not yet delivered.
+    public var all: [Entry] {
+        lock.withLock { entries.values.sorted { ($0.ticket, $0.comment, $0.contact) < ($1.ticket, $1.comment, $1.contact) } }
+    }
+
+    /// The earliest time anything becomes due (nil when nothing waits).
+    public var nextDue: Date? {
+        lock.withLock { entries.values.filter { $0.status == .pending || $0.status == .failed }.map(\.nextAttemptAt).min() }
+    }
+}
