@@ -84,7 +84,11 @@ let package = Package(
                                    .product(name: "HummingbirdTesting", package: "hummingbird"),
                                    .product(name: "HTTPTypes", package: "swift-http-types")],
                     path: "Tests/DeskServerTests"),
-        .testTarget(name: "MailTests", dependencies: ["Mail"], path: "Tests/MailTests"),
+        .testTarget(name: "MailTests", dependencies: ["Mail"], path: "Tests/MailTests", exclude: ["Fixtures"]),
+        .testTarget(name: "MailDeskTests",
+                    dependencies: ["MailDesk", "Mail", "SupportDesk", "DeskEngine", "Projections", "EventLog",
+                                   .product(name: "Crypto", package: "swift-crypto")],
+                    path: "Tests/MailDeskTests"),
         .testTarget(name: "PayrollFormulaTests", dependencies: ["PayrollFormula"], path: "Tests/PayrollFormulaTests"),
     ]
 )

@@ -16,7 +16,7 @@ import SupportDesk
 /// outcome (idempotent retries survive restarts), the last ticket number, and the tickets waiting for
 /// escalation with their due times (the escalation timer's work list after a restart).
 public actor CommandProcessor {
-    public let store: any EventStore
+    public nonisolated let store: any EventStore
     public let clock: any DeskClock
     private var state = DeskState()
     private let ticketCacheLimit: Int
@@ -129,8 +129,9 @@ public actor CommandProcessor {
     // MARK: Commands
 
     /// Decides and durably appends one command; returns its outcome, or throws a `DomainError`
-    /// (nothing written) or a log error.
-    public func execute(_ command: Command) async throws -> CommandOutcome {
+    /// (nothing written) or a log error. `alsoWrite` goes into side databases in the same transaction
+    /// as the command's events (e.g. the raw e-mail a `receiveMail` records), and only if it has events.
+    public func execute(_ command: Command, alsoWrite: [SideWrite] = []) async throws -> CommandOutcome {
         if let id = command.id {
             if inflight[id] != nil {
                 return try await withCheckedThrowingContinuation { inflight[id]!.append($0) }
@@ -144,7 +145,7 @@ public actor CommandProcessor {
             inflight[id] = []
         }
         do {
-            let outcome = try await run(command)
+            let outcome = try await run(command, alsoWrite)
             if let id = command.id { for w in inflight.removeValue(forKey: id) ?? [] { w.resume(returning: outcome) } }
             return outcome
         } catch {
@@ -174,14 +175,14 @@ public actor CommandProcessor {
         return results.map { $0! }
     }
 
-    private func run(_ command: Command) async throws -> CommandOutcome {
-        let wait = try submit(command)
+    private func run(_ command: Command, _ alsoWrite: [SideWrite] = []) async throws -> CommandOutcome {
+        let wait = try submit(command, alsoWrite)
         return try await wait()
     }
 
     /// Decides `command`, applies it to the state and submits its append; returns a function that
     /// waits for the commit. Everything up to the submit happens without suspending.
-    private func submit(_ command: Command) throws -> @Sendable () async throws -> CommandOutcome {
+    private func submit(_ command: Command, _ alsoWrite: [SideWrite] = []) throws -> @Sendable () async throws -> CommandOutcome {
         let at = Timestamp.date(fromMicros: Timestamp.micros(from: command.at ?? clock.now()))
         try ensureTickets(command.body.tickets)
         let decision = try Desk.decide(command, at: at, state: state)
@@ -265,6 +266,7 @@ public actor CommandProcessor {
                 try w.put(Self.lastTicketKey, Self.ticketKey(n), in: Self.metaDB)
             }
             for (id, n) in mailIds { try w.put(Array(id.utf8), Self.ticketKey(n), in: Self.mailDB) }
+            for x in alsoWrite { try w.put(x.key, x.value, in: x.database) }
             if let commandId {
                 try w.put(Array(commandId.utf8), try CompactCoding.encode(result), in: Self.commandsDB)
             }
@@ -408,6 +410,18 @@ public actor CommandProcessor {
         let w = escalationWaiters
         escalationWaiters = [:]
         for c in w.values { c.resume() }
+    }
+}
+
+/// A value written to a side database together with a command's events.
+public struct SideWrite: Sendable {
+    public var database: String
+    public var key: [UInt8]
+    public var value: [UInt8]
+    public init(database: String, key: [UInt8], value: [UInt8]) {
+        self.database = database
+        self.key = key
+        self.value = value
     }
 }
 

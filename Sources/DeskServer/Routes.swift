@@ -71,7 +71,7 @@ extension DeskService {
         RouteDoc(method: "post", path: "/mail/inbound", summary: "One raw RFC 5322 message (message/rfc822 body): threaded into its ticket, or a new ticket, or set aside; 503 = try again later", who: "mail gateway (system:mail token), admin"),
         RouteDoc(method: "get", path: "/outbox", summary: "Client mail not yet delivered: pending, sending, failed (with the next attempt) and parked (with the reason); status=… filters", who: "staff"),
         RouteDoc(method: "post", path: "/attachments", summary: "Upload one file (raw body; ?filename=…, Content-Type): returns its AttachmentRef for a ticket or comment", who: "client, staff"),
-        RouteDoc(method: "get", path: "/attachments/{sha256}", summary: "Download an attachment (clients: ?ticket=N, and only from comments they may see)", who: "client, staff"),
+        RouteDoc(method: "get", path: "/attachments/{sha256}", summary: "Download an attachment (clients: ?ticket=N, and only from comments they may see); staff also a raw e-mail by the hash in its MailReceived event", who: "client, staff"),
         RouteDoc(method: "get", path: "/events", summary: "Raw events as JSON lines, streamed (stream, type (repeatable), from, to, since, until, limit)", who: "admin, auditor"),
     ]
 
@@ -273,8 +273,16 @@ extension DeskService {
                     ref = d.ticket.comments.flatMap(\.attachments).first { $0.sha256 == sha }
                 }
             }
-            guard BlobStore.isName(sha), self.blobs.contains(sha) else { throw APIError(.notFound, "not-found", "no such attachment") }
-            let bytes = try self.blobs.read(sha)
+            guard BlobStore.isName(sha) else { throw APIError(.notFound, "not-found", "no such attachment") }
+            let bytes: [UInt8]
+            if self.blobs.contains(sha) {
+                bytes = try self.blobs.read(sha)
+            } else if !p.isClient, let raw = try self.intake.rawMessage(sha) {
+                bytes = raw  // staff may read a raw message by the hash its MailReceived event names
+                ref = AttachmentRef(sha256: sha, filename: "\(sha.prefix(12)).eml", contentType: "message/rfc822", size: raw.count)
+            } else {
+                throw APIError(.notFound, "not-found", "no such attachment")
+            }
             var headers: HTTPFields = [.contentType: ref?.contentType ?? "application/octet-stream"]
             if let name = ref?.filename {
                 headers[.contentDisposition] = "attachment; filename*=UTF-8''" + (name.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "file")

@@ -64,7 +64,8 @@ public enum MailComposer {
             header("Content-Transfer-Encoding", "quoted-printable")
             line("")
             out.append(contentsOf: quotedPrintable(Array(m.text.replacingOccurrences(of: "\r\n", with: "\n").utf8)))
-            line("")
+            // The CRLF before a boundary belongs to the boundary; a single-part body needs no final CRLF.
+            if !m.attachments.isEmpty, out.suffix(2) != [13, 10] { line("") }
         }
         if m.attachments.isEmpty {
             textPart("")
@@ -109,18 +110,24 @@ public enum MailComposer {
         return "\(MailEncoding.encodeHeaderWord(name)) <\(a.address)>"
     }
 
-    /// RFC 2231 `filename*=UTF-8''…` for non-ASCII names, a quoted `filename="…"` otherwise.
+    /// RFC 2231 `filename*=UTF-8''…` for non-ASCII names (split into `filename*0*=…; filename*1*=…`
+    /// continuations of at most 60 characters, so header lines stay short), a quoted `filename="…"` otherwise.
     static func filenameParameter(_ name: String) -> String {
-        if name.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != 0x22 && $0 != 0x5C }) { return "filename=\"\(name)\"" }
-        var enc = "UTF-8''"
+        if name.utf8.count <= 60, name.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != 0x22 && $0 != 0x5C }) { return "filename=\"\(name)\"" }
+        var pieces: [String] = []
+        var current = "UTF-8''"
         for b in name.utf8 {
-            if (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x2E || b == 0x2D || b == 0x5F {
-                enc.append(Character(UnicodeScalar(b)))
-            } else {
-                enc += String(format: "%%%02X", b)
+            let token = (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x2E || b == 0x2D || b == 0x5F
+                ? String(UnicodeScalar(b)) : String(format: "%%%02X", b)
+            if current.utf8.count + token.utf8.count > 60 {
+                pieces.append(current)
+                current = ""
             }
+            current += token
         }
-        return "filename*=" + enc
+        pieces.append(current)
+        if pieces.count == 1 { return "filename*=" + pieces[0] }
+        return pieces.enumerated().map { "filename*\($0.offset)*=\($0.element)" }.joined(separator: "; ")
     }
 
     static func oneLine(_ s: String) -> String {

@@ -207,18 +207,36 @@ func transferDecode(_ storage: [UInt8], _ range: Range<Int>, _ enc: TransferEnco
         case .quotedPrintable:
             var i = lo, buf: [UInt8] = []
             buf.reserveCapacity(chunk)
+            // A cut at `c` decodes like the whole body if the piece does not end inside "=XX", after a
+            // "=" (a soft break may follow), after whitespace (kept or dropped depending on what follows)
+            // or after a CR (it may pair with the next LF).
+            func safeCut(_ c: Int) -> Bool {
+                let last = p[c - 1]
+                return last != 0x3D && last != 0x20 && last != 0x09 && last != 0x0D && !(c - 2 >= i && p[c - 2] == 0x3D)
+            }
             while i < hi {
                 var e = min(i + chunk, hi)
-                if e < hi {  // cut after a line break, or at least not inside "=XX" or trailing whitespace
-                    var k = e - 1
+                if e < hi {  // cut after a line break, else at a safe place before or (in a long run of
+                    var k = e - 1  // whitespace and "=") after the chunk end
                     while k > i, p[k] != 0x0A { k -= 1 }
                     if p[k] == 0x0A { e = k + 1 } else {
-                        while e > i + 3, [0x3D, 0x20, 0x09].contains(p[e - 1]) || p[e - 2] == 0x3D { e -= 1 }
+                        var c = e
+                        while c > i, !safeCut(c) { c -= 1 }
+                        if c > i { e = c } else {
+                            c = e
+                            while c < hi, p[c - 1] != 0x0A, !safeCut(c) { c += 1 }
+                            e = c
+                        }
                     }
                 }
                 buf.removeAll(keepingCapacity: true)
                 qpDecode(p, i, e, into: &buf)
-                try buf.withUnsafeBytes(sink)
+                var o = 0
+                while o < buf.count {  // the piece may be longer than `chunk` only after the forward search
+                    let oe = min(o + chunk, buf.count)
+                    try buf.withUnsafeBytes { try sink(UnsafeRawBufferPointer(rebasing: $0[o..<oe])) }
+                    o = oe
+                }
                 i = e
             }
             return true

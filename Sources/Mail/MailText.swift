@@ -18,9 +18,10 @@ enum MailText {
 
     /// Drops script/style/head, turns block elements into line breaks, `<br>` into "\n", `<li>` into
     /// "- ", links into "text (url)", decodes entities and collapses whitespace (except in `<pre>`).
+    /// Outlook's margin-less `<p class=MsoNormal>` paragraphs are single lines, not blank-line separated.
     static func htmlToText(_ html: String) -> String {
         let u = Array(html.utf8), n = u.count
-        var out: [UInt8] = [], pendingSpace = false, pre = 0, i = 0
+        var out: [UInt8] = [], pendingSpace = false, pre = 0, i = 0, msoParagraph = false
         var links: [(href: String, start: Int)] = []
         out.reserveCapacity(n / 2)
         func emit<S: Sequence<UInt8>>(_ bytes: S) {
@@ -37,15 +38,21 @@ enum MailText {
             if trailing < want { out += [UInt8](repeating: 0x0A, count: want - trailing) }
         }
         func lower(_ s: ArraySlice<UInt8>) -> String { String(decoding: s, as: UTF8.self).lowercased() }
+        /// First ASCII-case-insensitive occurrence of `needle` (lowercase ASCII) at or after `from`.
         func find(_ needle: String, from: Int) -> Int? {
             let nd = Array(needle.utf8)
-            var k = from
+            var k = max(from, 0)
             while k + nd.count <= n {
-                if u[k] == nd[0] || u[k] | 0x20 == nd[0], lower(u[k..<(k + nd.count)]) == needle { return k }
+                var t = 0
+                while t < nd.count, (0x41...0x5A).contains(u[k + t]) ? u[k + t] | 0x20 == nd[t] : u[k + t] == nd[t] { t += 1 }
+                if t == nd.count { return k }
                 k += 1
             }
             return nil
         }
+        // Where a search for "</name" already failed: it fails from any later position too, so
+        // a thousand unclosed <head> tags do not cost a thousand scans of the rest of the document.
+        var noCloseFrom: [String: Int] = [:]
         while i < n {
             let c = u[i]
             if c == 0x3C, i + 1 < n {  // '<'
@@ -66,7 +73,10 @@ enum MailText {
                 i = min(k + 1, n)
                 if isDecl { continue }
                 if !closing && skipContent.contains(name) {
-                    if let p = find("</" + name, from: i) { i = (u[p...].firstIndex(of: 0x3E) ?? n - 1) + 1; continue }
+                    if noCloseFrom[name].map({ i < $0 }) ?? true {
+                        if let p = find("</" + name, from: i) { i = (u[p...].firstIndex(of: 0x3E) ?? n - 1) + 1; continue }
+                        noCloseFrom[name] = i
+                    }
                     if name != "head" { i = n }  // unclosed <head> is common in broken HTML: keep its text
                     continue
                 }
@@ -75,6 +85,9 @@ enum MailText {
                 case "li" where !closing: lineBreak(); emit(Array("- ".utf8))
                 case "td", "th": pendingSpace = true
                 case "pre": pre = max(0, pre + (closing ? -1 : 1)); lineBreak(blank: true)
+                case "p":  // Outlook's <p class=MsoNormal> has no margins: one line each, an empty one is a blank line
+                    if !closing { msoParagraph = attribute("class", in: attrs).lowercased().hasPrefix("mso") }
+                    if !msoParagraph { lineBreak(blank: true) } else { lineBreak(force: closing) }
                 case "a" where !closing: if links.count < 64 { links.append((attribute("href", in: attrs), out.count)) }
                 case "a":
                     guard let link = links.popLast(), out.count - link.start < 2000 else { break }
@@ -155,11 +168,14 @@ enum MailText {
     // MARK: Quoted earlier message
 
     private static let wroteEndings = ["wrote:", "пишет:", "писал(а):", "писал:", "писала:", "написал(а):", "написал:", "написала:"]
-    private static let separators: Set<String> = ["original message", "исходное сообщение", "оригинальное сообщение", "исходное письмо"]
+    private static let separators: Set<String> = ["original message", "исходное сообщение", "оригинальное сообщение", "исходное письмо",
+                                                  "forwarded message", "пересылаемое сообщение", "переадресованное сообщение"]
 
     /// Splits at the earliest of: a reply header line ("On … wrote:", "… пишет:", "-----Original
-    /// Message-----", "-------- Исходное сообщение --------", an Outlook "From:/Sent:" block), or the
-    /// start of a trailing block of ">" lines. Interleaved quotes are left alone.
+    /// Message-----", "-------- Исходное сообщение --------", "---------- Forwarded message ---------",
+    /// "Begin forwarded message:", an Outlook "From:/Sent:" block), or the start of a trailing block of
+    /// ">" lines together with the attribution line just above it (any line ending in ":" that has a
+    /// digit or "@", e.g. "Am 07.03.2024 um 14:10 schrieb Bob <b@x>:"). Interleaved quotes are left alone.
     static func splitQuote(_ text: String) -> (String, String?) {
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         let trimmed = lines.map { $0.trimmingCharacters(in: .whitespaces) }
@@ -170,6 +186,7 @@ enum MailText {
             if t.hasPrefix("--") || t.hasPrefix("__"), separators.contains(lower.trimmingCharacters(in: CharacterSet(charactersIn: "-_=* "))) {
                 cut = k; break
             }
+            if lower == "begin forwarded message:" { cut = k; break }
             if wroteEndings.contains(where: lower.hasSuffix) {
                 let wrapped = k > 0 && !lower.hasPrefix("on ") && trimmed[k - 1].lowercased().hasPrefix("on ")
                 let combined = wrapped ? trimmed[k - 1] + " " + t : t
@@ -190,7 +207,12 @@ enum MailText {
             if trimmed[k].hasPrefix(">") { blockStart = k }
             k -= 1
         }
-        if let b = blockStart, cut.map({ b < $0 }) ?? true { cut = b }
+        if let b = blockStart, cut.map({ b < $0 }) ?? true {
+            cut = b
+            var p = b - 1
+            if p >= 0 && trimmed[p].isEmpty { p -= 1 }  // at most one blank line between attribution and quote
+            if p >= 0, trimmed[p].count <= 300, trimmed[p].hasSuffix(":"), trimmed[p].contains(where: { $0.isNumber || $0 == "@" }) { cut = p }
+        }
         guard let cut else { return (text.trimmingCharacters(in: .whitespacesAndNewlines), nil) }
         let newText = lines[..<cut].joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
         let quoted = lines[cut...].joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)

@@ -132,8 +132,11 @@ public struct BlobStore: Sendable {
 
         public func append(_ piece: UnsafeRawBufferPointer) throws {
             guard fd >= 0 else { throw BlobError.io("the blob writer is closed") }
+            if size + piece.count > limit {
+                abort()  // nothing of an oversize blob is ever stored
+                throw BlobError.tooLarge(limit: limit)
+            }
             size += piece.count
-            if size > limit { throw BlobError.tooLarge(limit: limit) }
             hasher.update(bufferPointer: piece)
             var done = 0
             while done < piece.count {

@@ -11,6 +11,9 @@ public struct MailLimits: Sendable {
     /// A larger attachment is left out (the message is kept, with a note in its text; the raw message
     /// still holds it).
     public var maxAttachmentBytes = 25 << 20
+    /// Raw messages up to this size are kept in the LMDB side database `mail.raw`, written in the same
+    /// transaction as their `MailReceived` event (no file, no extra fsync); larger ones in the blob store.
+    public var inlineRawBytes = 1 << 20
     public init() {}
 }
 
@@ -71,17 +74,23 @@ public struct MailIntake: Sendable {
         }
         guard !raw.isEmpty else { throw MailIntakeError(permanent: true, message: "the message is empty") }
         let rawSha: String
-        do { rawSha = try blobs.put(raw, durable: false).sha256 } catch {
-            throw MailIntakeError(permanent: false, message: "cannot store the raw message: \(error)")
+        var filesWritten = false
+        var alsoWrite: [SideWrite] = []
+        if raw.count <= limits.inlineRawBytes {
+            rawSha = hex(SHA256.hash(data: raw))
+            alsoWrite.append(SideWrite(database: Self.rawDB, key: Array(rawSha.utf8), value: raw))
+        } else {
+            do { rawSha = try blobs.put(raw, durable: false).sha256 } catch {
+                throw MailIntakeError(permanent: false, message: "cannot store the raw message: \(error)")
+            }
+            filesWritten = true
         }
         let m = MailMessage.parse(raw)
         var notes = m.problems
-        var messageId = m.messageId.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+        var messageId = Self.recorded(m.messageId.map(trimmed) ?? "")
         if messageId.isEmpty {
             messageId = "raw.\(rawSha)@helpdesk.invalid"
             notes.append("no Message-ID: named after the raw message's hash")
-        } else if messageId.utf8.count > 400 {
-            messageId = "long." + hex(SHA256.hash(data: Data(messageId.utf8))) + "@helpdesk.invalid"
         }
         var result = MailIntakeResult(disposition: "duplicate", ticket: nil, comment: nil, contact: nil,
                                       messageId: messageId, raw: rawSha, notes: notes)
@@ -99,6 +108,7 @@ public struct MailIntake: Sendable {
             let name = a.filename.flatMap { $0.isEmpty ? nil : String($0.prefix(255)) } ?? "attachment-\(i + 1)"
             do {
                 let (sha, size) = try blobs.write(limit: limits.maxAttachmentBytes, durable: false) { sink in try a.decode(into: sink) }
+                filesWritten = true
                 refs.append(AttachmentRef(sha256: sha, filename: name, contentType: a.contentType, size: size))
             } catch BlobStore.BlobError.tooLarge(let limit) {
                 notes.append("attachment \(name) is over the limit of \(limit) bytes and was left out (the raw message keeps it)")
@@ -115,31 +125,37 @@ public struct MailIntake: Sendable {
         }
         if thread == nil {
             for id in referenced {
-                if let t = try? processor.mailTicket(messageId: id), t > 0 { thread = t; via = "reference"; break }
+                if let t = try? processor.mailTicket(messageId: Self.recorded(id)), t > 0 { thread = t; via = "reference"; break }
             }
         }
         let automatic = automaticReason(m, sender: sender)
-        var text = (thread != nil || subjectTicket(m.subject) != nil) && !m.newText.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
-            ? m.newText : m.text
-        text = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        if text.count > Desk.maxTextLength {
-            text = String(text.prefix(Desk.maxTextLength - 100)) + "\n[… cut: the whole message is kept as \(rawSha)]"
+        // A reply is its new part; a new ticket keeps the whole text (the desk picks, as only it knows
+        // whether a subject's [#N] is accepted).
+        let newText = trimmed(m.newText), wholeText = trimmed(m.text)
+        var text = (thread != nil || subjectTicket(m.subject) != nil) && !newText.isEmpty ? newText : wholeText
+        func cut(_ t: String) -> String {
+            t.count > Desk.maxTextLength ? String(t.prefix(Desk.maxTextLength - 100)) + "\n[… cut: the whole message is kept as \(rawSha)]" : t
         }
-        if !notes.filter({ $0.contains("left out") }).isEmpty {
-            text += "\n\n" + notes.filter { $0.contains("left out") }.map { "[\($0)]" }.joined(separator: "\n")
-        }
+        text = cut(text)
+        let leftOut = notes.filter { $0.contains("left out") }.map { "[\($0)]" }.joined(separator: "\n")
+        if !leftOut.isEmpty { text += "\n\n" + leftOut }
+        var whole: String? = nil
+        if text != cut(wholeText) && !leftOut.isEmpty { whole = cut(wholeText) + "\n\n" + leftOut }
+        else if text != cut(wholeText) { whole = cut(wholeText) }
         let mail = InboundMail(messageId: messageId, from: sender.address, fromName: sender.name,
                                subject: String(m.subject.prefix(Desk.maxSubjectLength)), text: text, attachments: refs,
                                raw: rawSha, automatic: automatic, thread: thread, threadVia: via,
-                               subjectTicket: subjectTicket(m.subject), language: language(of: m.text))
+                               subjectTicket: subjectTicket(m.subject), language: language(of: m.text), wholeText: whole)
         // The raw message and its attachments are durable before anything refers to them.
-        do { try await blobs.sync() } catch {
-            throw MailIntakeError(permanent: false, message: "cannot make the message durable: \(error)")
+        if filesWritten {
+            do { try await blobs.sync() } catch {
+                throw MailIntakeError(permanent: false, message: "cannot make the message durable: \(error)")
+            }
         }
         let command = Command(id: "mail:" + String(hex(SHA256.hash(data: Data(messageId.utf8))).prefix(40)), actor: actor,
                               .receiveMail(mail))
         do {
-            let outcome = try await processor.execute(command)
+            let outcome = try await processor.execute(command, alsoWrite: alsoWrite)
             result.contact = outcome.contact
             if automatic != nil || outcome.ticket == nil {
                 result.disposition = "set-aside"
@@ -162,7 +178,10 @@ public struct MailIntake: Sendable {
                 throw MailIntakeError(permanent: true, message: e.message)
             case .conflict:
                 // The same Message-ID raced in twice: the other delivery won.
-                if (try? processor.mailTicket(messageId: messageId)) != nil { return (result, nil) }
+                if let known = try? processor.mailTicket(messageId: messageId) {
+                    result.ticket = known == 0 ? nil : known
+                    return (result, nil)
+                }
                 throw MailIntakeError(permanent: false, message: e.message)
             case .preconditionFailed:
                 throw MailIntakeError(permanent: false, message: e.message)
@@ -170,6 +189,22 @@ public struct MailIntake: Sendable {
         } catch {
             throw MailIntakeError(permanent: false, message: "the desk could not record the message: \(error)")
         }
+    }
+
+    /// The Message-ID as recorded: ids over 400 bytes are named after their hash (the same for a
+    /// message and for a later reference to it).
+    static func recorded(_ id: String) -> String {
+        id.utf8.count > 400 ? "long." + hex(SHA256.hash(data: Data(id.utf8))) + "@helpdesk.invalid" : id
+    }
+
+    /// The side database of small raw messages (SHA-256 hex → bytes).
+    public static let rawDB = "mail.raw"
+
+    /// A raw message by its SHA-256, from the side database or the blob store.
+    public func rawMessage(_ sha256: String) throws -> [UInt8]? {
+        guard BlobStore.isName(sha256) else { return nil }
+        if let v = try processor.store.read({ try $0.get(Array(sha256.utf8), in: Self.rawDB) }) { return v }
+        return blobs.contains(sha256) ? try blobs.read(sha256) : nil
     }
 
     /// Why a message is automatic, or nil for a person's mail.
@@ -206,10 +241,18 @@ public struct MailIntake: Sendable {
     func language(of text: String) -> String? {
         var cyrillic = 0, latin = 0
         for u in text.unicodeScalars.prefix(2000) {
-            if (0x0400...0x04FF).contains(u.value) { cyrillic += 1 } else if u.isASCII && CharacterSet.letters.contains(u) { latin += 1 }
+            if (0x0400...0x04FF).contains(u.value) { cyrillic += 1 } else if (0x41...0x5A).contains(u.value) || (0x61...0x7A).contains(u.value) { latin += 1 }
         }
         return cyrillic > latin ? "ru" : nil
     }
+}
+
+/// Whitespace and newlines cut from both ends, without a trip through NSString.
+func trimmed(_ s: String) -> String {
+    let scalars = s.unicodeScalars
+    guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }) else { return "" }
+    let last = scalars.lastIndex(where: { !$0.properties.isWhitespace })!
+    return String(scalars[first...last])
 }
 
 func hex(_ digest: some Sequence<UInt8>) -> String {

@@ -155,48 +155,119 @@ public final class MailSender: Sendable {
     }
 
     /// Runs the sendmail program with `input` on its standard input; nil on success, else why it failed.
+    ///
+    /// Spawned with `posix_spawn` and a clean signal mask (a child of a dispatch thread would inherit
+    /// blocked signals), fed from a separate thread, reaped with `waitpid`; past `timeout` it is killed
+    /// (SIGKILL) and the attempt fails, whatever it exits with later. A program that closes its input
+    /// early cannot kill the desk with SIGPIPE (ignored: the write fails with EPIPE instead), and a
+    /// background process it leaves holding stderr does not hold the sender.
     static func run(_ command: [String], input: [UInt8], timeout: TimeInterval) async -> String? {
         guard let program = command.first else { return "no sendmail program configured" }
         guard FileManager.default.isExecutableFile(atPath: program) else { return "\(program) is not an executable program" }
+        signal(SIGPIPE, SIG_IGN)
         return await withCheckedContinuation { (k: CheckedContinuation<String?, Never>) in
-            DispatchQueue.global().async {
-                let p = Process()
-                p.executableURL = URL(fileURLWithPath: program)
-                p.arguments = Array(command.dropFirst())
-                let stdin = Pipe(), stderr = Pipe()
-                p.standardInput = stdin
-                p.standardError = stderr
-                p.standardOutput = FileHandle.nullDevice
-                do { try p.run() } catch {
-                    k.resume(returning: "cannot start \(program): \(error)")
-                    return
-                }
-                let killer = DispatchWorkItem { if p.isRunning { p.terminate() } }
-                DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: killer)
-                // Read stderr concurrently so a chatty program cannot block on a full pipe.
-                let errData = LockedData()
-                let reader = DispatchWorkItem { errData.set(stderr.fileHandleForReading.readDataToEndOfFile()) }
-                DispatchQueue.global().async(execute: reader)
-                do {
-                    try stdin.fileHandleForWriting.write(contentsOf: Data(input))
-                } catch {
-                    // The program closed its input early; its exit status tells why.
-                }
-                try? stdin.fileHandleForWriting.close()
-                p.waitUntilExit()
-                killer.cancel()
-                reader.wait()
-                if p.terminationReason == .uncaughtSignal {
-                    k.resume(returning: "\(program) was stopped after \(Int(timeout)) s or by a signal")
-                } else if p.terminationStatus != 0 {
-                    let why = String(decoding: errData.get().prefix(500), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-                    k.resume(returning: "\(program) exited with status \(p.terminationStatus)" + (why.isEmpty ? "" : ": \(why)"))
-                } else {
-                    k.resume(returning: nil)
-                }
+            Thread.detachNewThread {
+                k.resume(returning: spawnAndWait(command, input: input, timeout: timeout))
             }
         }
     }
+
+    static func spawnAndWait(_ command: [String], input: [UInt8], timeout: TimeInterval) -> String? {
+        let program = command[0]
+        var inPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0]
+        guard pipe(&inPipe) == 0 else { return "cannot make a pipe: errno \(errno)" }
+        guard pipe(&errPipe) == 0 else { close(inPipe[0]); close(inPipe[1]); return "cannot make a pipe: errno \(errno)" }
+        for fd in inPipe + errPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }  // the child gets only its dup2'd copies
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, inPipe[0], 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var empty = sigset_t(), defaults = sigset_t()
+        sigemptyset(&empty)
+        sigemptyset(&defaults)
+        sigaddset(&defaults, SIGPIPE)
+        sigaddset(&defaults, SIGTERM)
+        posix_spawnattr_setsigmask(&attr, &empty)
+        posix_spawnattr_setsigdefault(&attr, &defaults)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var argv: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) } + [nil]
+        defer { for a in argv { free(a) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, program, &actions, &attr, &argv, environ)
+        close(inPipe[0])
+        close(errPipe[1])
+        guard rc == 0 else {
+            close(inPipe[1]); close(errPipe[0])
+            return "cannot start \(program): \(String(cString: strerror(rc)))"
+        }
+        // Feed stdin on its own thread: a program that does not read must not block the timeout.
+        let writerDone = DispatchSemaphore(value: 0)
+        let stdinFd = inPipe[1]
+        Thread.detachNewThread {
+            input.withUnsafeBytes { buf in
+                var done = 0
+                while done < buf.count {
+                    let n = write(stdinFd, buf.baseAddress! + done, buf.count - done)
+                    if n < 0 { if errno == EINTR { continue }; break }
+                    done += n
+                }
+            }
+            close(stdinFd)
+            writerDone.signal()
+        }
+        // Collect stderr without blocking.
+        let errFd = errPipe[0]
+        _ = fcntl(errFd, F_SETFL, fcntl(errFd, F_GETFL) | O_NONBLOCK)
+        var stderrBytes: [UInt8] = []
+        func drain() {
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while stderrBytes.count < 4096 {
+                let n = buffer.withUnsafeMutableBytes { read(errFd, $0.baseAddress, $0.count) }
+                if n <= 0 { break }
+                stderrBytes += buffer[0..<n]
+            }
+        }
+        let deadline = Date().addingTimeInterval(timeout)
+        var status: Int32 = 0
+        var timedOut = false
+        while true {
+            let r = waitpid(pid, &status, WNOHANG)
+            if r == pid { break }
+            if r < 0 && errno != EINTR { break }
+            drain()
+            if Date() >= deadline {
+                timedOut = true
+                kill(pid, SIGKILL)
+                _ = waitpid(pid, &status, 0)
+                break
+            }
+            usleep(5_000)
+        }
+        drain()
+        close(errFd)
+        _ = writerDone.wait(timeout: .now() + 1)
+        if timedOut { return "\(program) did not finish within \(Int(timeout)) s and was stopped" }
+        let exitedNormally = (status & 0x7f) == 0
+        if !exitedNormally { return "\(program) was killed by signal \(status & 0x7f)" }
+        let code = (status >> 8) & 0xff
+        if code != 0 {
+            let why = trimmed(String(decoding: stderrBytes.prefix(500), as: UTF8.self))
+            return "\(program) exited with status \(code)" + (why.isEmpty ? "" : ": \(why)")
+        }
+        return nil
+    }
+}
+
+final class LockedFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set() { lock.withLock { value = true } }
+    func get() -> Bool { lock.withLock { value } }
 }
 
 final class LockedData: @unchecked Sendable {

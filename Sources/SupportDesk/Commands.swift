@@ -96,10 +96,13 @@ public struct InboundMail: Sendable, Hashable, Codable {
     /// part in that ticket or belongs to its organisation.
     public var subjectTicket: TicketNumber?
     public var language: String?
+    /// The whole text, quote included, when `text` is only the new part: a new ticket gets this.
+    public var wholeText: String?
 
     public init(messageId: String, from: String, fromName: String? = nil, subject: String, text: String,
                 attachments: [AttachmentRef] = [], raw: String, automatic: String? = nil, thread: TicketNumber? = nil,
-                threadVia: String? = nil, subjectTicket: TicketNumber? = nil, language: String? = nil) {
+                threadVia: String? = nil, subjectTicket: TicketNumber? = nil, language: String? = nil, wholeText: String? = nil) {
+        self.wholeText = wholeText
         self.messageId = messageId
         self.from = from
         self.fromName = fromName

@@ -543,7 +543,8 @@ struct Decider {
         }
         let contact = try resolveOrCreate(.email(m.from, name: m.fromName), organisation: nil, language: m.language)
         outcome.contact = contact
-        let body = m.text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty && m.attachments.isEmpty ? "(empty message)" : m.text
+        let blank = !m.text.unicodeScalars.contains { !$0.properties.isWhitespace }
+        var body = blank && m.attachments.isEmpty ? "(empty message)" : m.text
         var target: (TicketState, String, TicketNumber)?
         var note: String?
         if let t = threaded, let n = m.thread { target = (t, m.threadVia ?? "reference", n) }
@@ -560,10 +561,17 @@ struct Decider {
             record(t.number, number, via, named != t.number ? "#\(named) was merged into #\(t.number)" : nil)
             return
         }
+        if let whole = m.wholeText {
+            try text(whole, "message", max: Desk.maxTextLength, allowEmpty: true)
+            if whole.unicodeScalars.contains(where: { !$0.properties.isWhitespace }) { body = whole }
+        }
         let c = try liveContact(contact)
         let number = state.lastTicketNumber + 1
-        let subject = m.subject.trimmingCharacters(in: .whitespacesAndNewlines)
-        try openTicketEvent(number: number, channel: .email, subject: subject.isEmpty ? "(no subject)" : String(subject.prefix(Desk.maxSubjectLength)),
+        let subject = m.subject.utf8.count > 1000 ? String(m.subject.prefix(Desk.maxSubjectLength)) : m.subject
+        let trimmedSubject = subject.unicodeScalars.firstIndex { !$0.properties.isWhitespace }.map { first in
+            String(subject.unicodeScalars[first...subject.unicodeScalars.lastIndex { !$0.properties.isWhitespace }!])
+        } ?? ""
+        try openTicketEvent(number: number, channel: .email, subject: trimmedSubject.isEmpty ? "(no subject)" : String(trimmedSubject.prefix(Desk.maxSubjectLength)),
                             body: body, contact: contact, organisation: c.organisation, language: m.language ?? c.language,
                             premium: false, attachments: m.attachments, externalId: m.messageId, origin: nil,
                             openedBy: .contact(contact))

@@ -239,4 +239,50 @@ struct MailEndToEndTests {
         }
         service.close()
     }
+
+    @Test("helpdesk mail import takes a Maildir: new messages become tickets and replies, are flagged seen, and a bad one is reported without stopping the rest")
+    func maildirImport() async throws {
+        let desk = Desk()
+        let service = try await desk.open()
+        service.close()
+        let maildir = FileManager.default.temporaryDirectory.appendingPathComponent("maildir-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: maildir) }
+        for sub in ["new", "cur", "tmp"] {
+            try FileManager.default.createDirectory(at: maildir.appendingPathComponent(sub), withIntermediateDirectories: true)
+        }
+        func put(_ name: String, _ text: String, in sub: String = "new") throws {
+            try Data(text.replacingOccurrences(of: "\n", with: "\r\n").utf8).write(to: maildir.appendingPathComponent(sub).appendingPathComponent(name))
+        }
+        try put("1.a", "From: Ivan <ivan@acme.example>\nSubject: VPN down\nMessage-ID: <m1@acme.example>\n\nThe VPN is down.\n")
+        try put("2.b", "From: Petr <petr@acme.example>\nSubject: Re: VPN down\nMessage-ID: <m2@acme.example>\nIn-Reply-To: <m1@acme.example>\n\nHere too.\n")
+        try put("3.c", "Subject: no sender\n\nwho am I\n")
+        try put("4.d:2,S", "From: Old <old@acme.example>\nSubject: already read\nMessage-ID: <m4@acme.example>\n\nseen\n", in: "cur")
+        func run() throws -> (Int32, String) {
+            let p = Process()
+            p.executableURL = productsDirectory().appendingPathComponent("helpdesk")
+            p.arguments = ["mail", "import", maildir.path, "--data", desk.url.path]
+            let out = Pipe()
+            p.standardOutput = out
+            p.standardError = out
+            try p.run()
+            let o = out.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            return (p.terminationStatus, String(decoding: o, as: UTF8.self))
+        }
+        let (code, output) = try run()
+        #expect(code == 65, "\(output)")
+        #expect(output.contains("1 new") && output.contains("1 reference") && output.contains("1 refused") && output.contains("3.c"), "\(output)")
+        let cur = try FileManager.default.contentsOfDirectory(atPath: maildir.appendingPathComponent("cur").path).sorted()
+        #expect(cur == ["1.a:2,S", "2.b:2,S", "4.d:2,S"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: maildir.appendingPathComponent("new").path) == ["3.c"])
+        // Run again: nothing new is taken, the bad one is still reported.
+        let (again, output2) = try run()
+        #expect(again == 65 && output2.contains("1 messages") && output2.contains("1 refused"), "\(output2)")
+
+        let reopened = try await desk.open()
+        defer { reopened.close() }
+        let t = try #require(try await reopened.processor.ticket(1))
+        #expect(t.subject == "VPN down" && t.comments.count == 2 && t.comments[1].text == "Here too.")
+        #expect(try await reopened.processor.ticket(2) == nil)
+    }
 }
