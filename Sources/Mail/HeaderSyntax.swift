@@ -15,12 +15,12 @@ enum HeaderSyntax {
             if c == ";" && !inQuote { segments.append(cur); cur = "" } else { cur.append(c) }
         }
         segments.append(cur)
-        let value = segments[0].trimmingCharacters(in: .whitespaces)
+        let value = trimText(segments[0], newlines: false)
         var simple: [String: String] = [:], sections: [String: [(Int, Bool, String)]] = [:]
         for seg in segments.dropFirst() {
             guard let eq = seg.firstIndex(of: "=") else { continue }
-            let name = seg[..<eq].trimmingCharacters(in: .whitespaces).lowercased()
-            var v = seg[seg.index(after: eq)...].trimmingCharacters(in: .whitespaces)
+            let name = trimText(seg[..<eq], newlines: false).lowercased()
+            var v = trimText(seg[seg.index(after: eq)...], newlines: false)
             if v.hasPrefix("\"") { v = unquote(v) }
             guard !name.isEmpty else { continue }
             if let star = name.firstIndex(of: "*") {
@@ -112,7 +112,8 @@ enum HeaderSyntax {
         var angle: String? = nil, angleBuf = "", inAngle = false
         func clean(_ s: String?) -> String? {
             guard let s else { return nil }
-            let t = MailEncoding.decodeEncodedWords(s.replacingOccurrences(of: " @ ", with: "@")).trimmingCharacters(in: .whitespaces)
+            let joined = s.contains(" @ ") ? s.split(separator: " @ ", omittingEmptySubsequences: false).joined(separator: "@") : s
+            let t = trimText(s.contains("=?") ? MailEncoding.decodeEncodedWords(joined) : joined, newlines: false)
             return t.isEmpty ? nil : t
         }
         func finish() {
@@ -124,7 +125,7 @@ enum HeaderSyntax {
                 addr = phrase[at - 1] + "@" + phrase[at + 1]
                 name = clean(phrase[..<(at - 1)].joined(separator: " ")) ?? clean(comment)
             }
-            if let a = addr?.trimmingCharacters(in: .whitespaces), !a.isEmpty {
+            if let a = addr.map({ trimText($0, newlines: false) }), !a.isEmpty {
                 var normalized = a
                 if let at = a.lastIndex(of: "@") { normalized = a[..<at] + "@" + a[a.index(after: at)...].lowercased() }
                 if name?.lowercased() == normalized.lowercased() { name = nil }
@@ -205,7 +206,7 @@ enum HeaderSyntax {
             let seconds = daysFromCivil(year, month, day) * 86400 + h * 3600 + mi * 60 + sec - (offset ?? 0)
             return Date(timeIntervalSince1970: TimeInterval(seconds))
         }
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let trimmed = trimText(text, newlines: false)
         for opts: ISO8601DateFormatter.Options in [[.withInternetDateTime], [.withInternetDateTime, .withFractionalSeconds]] {
             let f = ISO8601DateFormatter(); f.formatOptions = opts
             if let d = f.date(from: trimmed) { return d }

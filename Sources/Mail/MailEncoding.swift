@@ -169,7 +169,7 @@ public enum MailEncoding {
 enum TransferEncoding: Sendable {
     case identity, base64, quotedPrintable
     init(header: String?) {
-        switch (header ?? "").trimmingCharacters(in: .whitespaces).lowercased() {
+        switch trimText(header ?? "", newlines: false).lowercased() {
         case "base64": self = .base64
         case "quoted-printable": self = .quotedPrintable
         default: self = .identity

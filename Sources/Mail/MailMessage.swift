@@ -74,12 +74,12 @@ public struct MailMessage: Sendable {
 
     /// First header named `name` (case-insensitive), RFC 2047 decoded.
     public func header(_ name: String) -> String? {
-        headers.first { $0.name.lowercased() == name.lowercased() }.map { MailEncoding.decodeEncodedWords($0.value) }
+        headers.first { sameFieldName($0.name, name) }.map { $0.value.contains("=?") ? MailEncoding.decodeEncodedWords($0.value) : $0.value }
     }
 
     /// All raw values of headers named `name` (case-insensitive), in order.
     public func headerValues(_ name: String) -> [String] {
-        headers.filter { $0.name.lowercased() == name.lowercased() }.map(\.value)
+        headers.filter { sameFieldName($0.name, name) }.map(\.value)
     }
 
     /// Parses a message from any byte collection (copied once into an array).
@@ -96,13 +96,13 @@ public struct MailMessage: Sendable {
         m.messageId = m.headerValues("message-id").first.flatMap { HeaderSyntax.messageIds($0).first }
         m.inReplyTo = m.headerValues("in-reply-to").flatMap(HeaderSyntax.messageIds)
         m.references = m.headerValues("references").flatMap(HeaderSyntax.messageIds)
-        m.subject = (m.header("subject") ?? "").replacingOccurrences(of: "\t", with: " ").trimmingCharacters(in: .whitespaces)
+        m.subject = trimText(String((m.header("subject") ?? "").map { $0 == "\t" ? " " : $0 }), newlines: false)
         if let d = m.headerValues("date").first {
             m.date = HeaderSyntax.date(d)
             if m.date == nil { p.note("unparseable Date header ignored") }
         }
-        let auto = m.header("auto-submitted")?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
-        let precedence = m.header("precedence")?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
+        let auto = m.header("auto-submitted")?.split(separator: ";").first.map { trimText($0, newlines: false).lowercased() }
+        let precedence = m.header("precedence").map { trimText($0, newlines: false).lowercased() } ?? ""
         m.isAutomatic = (auto.map { !$0.isEmpty && $0 != "no" } ?? false) || ["bulk", "junk", "list"].contains(precedence)
             || m.header("x-autoreply") != nil || m.header("x-autorespond") != nil || m.header("list-id") != nil
             || m.header("return-path").map { $0.filter { !$0.isWhitespace } == "<>" } == true
@@ -115,7 +115,7 @@ public struct MailMessage: Sendable {
             }
             var s = MailEncoding.decode(bytes: bytes, charset: body.params["charset"])
             if s.hasPrefix("\u{FEFF}") { s.removeFirst() }
-            s = s.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n")
+            s = normaliseNewlines(s)
             if body.type == "text/html" {
                 s = MailText.htmlToText(s); m.htmlWasConverted = true
             } else if body.params["format"]?.lowercased() == "flowed" {
@@ -130,7 +130,7 @@ public struct MailMessage: Sendable {
                 return
             }
             if part.body == body?.body || (inAlternative && part.isTextBody) { return }
-            let cid = part.header("content-id").flatMap { HeaderSyntax.messageIds($0).first ?? $0.trimmingCharacters(in: .whitespaces) }
+            let cid = part.header("content-id").flatMap { HeaderSyntax.messageIds($0).first ?? trimText($0, newlines: false) }
             m.attachments.append(MailAttachment(
                 filename: part.filename, contentType: part.type, contentId: cid, disposition: part.disposition,
                 isInline: part.disposition == "inline" || (part.disposition == nil && cid != nil),
@@ -171,7 +171,7 @@ struct MIMEPart {
     var body = 0..<0
     var children: [MIMEPart] = []
 
-    func header(_ name: String) -> String? { headers.first { $0.name.lowercased() == name }?.value }
+    func header(_ name: String) -> String? { headers.first { sameFieldName($0.name, name) }?.value }
     var filename: String? {
         guard let f = dispositionParams["filename"] ?? params["name"] else { return nil }
         let base = f.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last.map(String.init) ?? ""
@@ -223,7 +223,7 @@ final class MIMEParser {
         }
         let cte = part.header("content-transfer-encoding")
         part.encoding = TransferEncoding(header: cte)
-        if let cte, part.encoding == .identity, !["7bit", "8bit", "binary"].contains(cte.trimmingCharacters(in: .whitespaces).lowercased()) {
+        if let cte, part.encoding == .identity, !["7bit", "8bit", "binary"].contains(trimText(cte, newlines: false).lowercased()) {
             note("unknown Content-Transfer-Encoding '\(cte.prefix(30))': body taken as is")
         }
         guard part.type.hasPrefix("multipart/") else { return part }
@@ -277,7 +277,7 @@ final class MIMEParser {
         let charset = ct.flatMap { HeaderSyntax.parameters($0).params["charset"] }
         let result = fields.map { f -> (name: String, value: String) in
             let v = String(validating: f.value, as: UTF8.self) ?? MailEncoding.decode(bytes: f.value, charset: charset)
-            return (f.name, v.trimmingCharacters(in: CharacterSet(charactersIn: " \t\r\n")))
+            return (f.name, trimText(v, newlines: true))
         }
         return (result, bodyStart)
     }
@@ -309,4 +309,14 @@ final class MIMEParser {
         if let s = start { note("missing final MIME boundary: last part runs to the end"); parts.append(s..<end) }
         return parts
     }
+}
+
+/// Header field names compared ASCII case-insensitively, without allocating.
+func sameFieldName(_ a: String, _ b: String) -> Bool {
+    guard a.utf8.count == b.utf8.count else { return false }
+    for (x, y) in zip(a.utf8, b.utf8) where x != y {
+        let lx = x >= 0x41 && x <= 0x5A ? x | 0x20 : x, ly = y >= 0x41 && y <= 0x5A ? y | 0x20 : y
+        if lx != ly { return false }
+    }
+    return true
 }

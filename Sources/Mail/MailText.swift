@@ -177,13 +177,15 @@ enum MailText {
     /// ">" lines together with the attribution line just above it (any line ending in ":" that has a
     /// digit or "@", e.g. "Am 07.03.2024 um 14:10 schrieb Bob <b@x>:"). Interleaved quotes are left alone.
     static func splitQuote(_ text: String) -> (String, String?) {
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        let trimmed = lines.map { $0.trimmingCharacters(in: .whitespaces) }
+        let lines = text.utf8.split(separator: 10, omittingEmptySubsequences: false).map { String(Substring($0)) }
+        let trimmed = lines.map { trimText($0, newlines: false) }
         func nextNonEmpty(after k: Int) -> String? { trimmed[(k + 1)...].first { !$0.isEmpty } }
         var cut: Int? = nil
-        for (k, t) in trimmed.enumerated() where !t.isEmpty && t.count <= 300 && !t.hasPrefix(">") {
+        for (k, t) in trimmed.enumerated() where !t.isEmpty && t.utf8.count <= 1200 && !t.hasPrefix(">") {
+            // Every pattern below ends in ":", starts with "--" / "__", or starts with From / От.
+            guard t.hasSuffix(":") || t.hasPrefix("--") || t.hasPrefix("__") || "FfОо".contains(t.first!) else { continue }
             let lower = t.lowercased()
-            if t.hasPrefix("--") || t.hasPrefix("__"), separators.contains(lower.trimmingCharacters(in: CharacterSet(charactersIn: "-_=* "))) {
+            if t.hasPrefix("--") || t.hasPrefix("__"), separators.contains(trimEnds(lower, of: "-_=* ")) {
                 cut = k; break
             }
             if lower == "begin forwarded message:" { cut = k; break }
@@ -213,9 +215,49 @@ enum MailText {
             if p >= 0 && trimmed[p].isEmpty { p -= 1 }  // at most one blank line between attribution and quote
             if p >= 0, trimmed[p].count <= 300, trimmed[p].hasSuffix(":"), trimmed[p].contains(where: { $0.isNumber || $0 == "@" }) { cut = p }
         }
-        guard let cut else { return (text.trimmingCharacters(in: .whitespacesAndNewlines), nil) }
-        let newText = lines[..<cut].joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
-        let quoted = lines[cut...].joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let cut else { return (trimText(text, newlines: true), nil) }
+        let newText = trimText(lines[..<cut].joined(separator: "\n"), newlines: true)
+        let quoted = trimText(lines[cut...].joined(separator: "\n"), newlines: true)
         return (newText, quoted.isEmpty ? nil : quoted)
     }
+}
+
+/// Cuts spaces and tabs (and line ends, with `newlines`) from both ends, without Foundation (its
+/// NSString bridging made trimming the parser's hottest spot).
+func trimText(_ s: some StringProtocol, newlines: Bool) -> String {
+    let sub = Substring(s)
+    let u = sub.unicodeScalars
+    func blank(_ c: Unicode.Scalar) -> Bool {
+        if c == " " || c == "\t" { return true }
+        if c.value < 0x80 { return newlines && (c == "\n" || c == "\r" || c.value == 0x0B || c.value == 0x0C) }
+        guard c.properties.isWhitespace else { return false }
+        return newlines || !(c.value == 0x85 || c.value == 0x2028 || c.value == 0x2029)
+    }
+    guard let first = u.firstIndex(where: { !blank($0) }) else { return "" }
+    let last = u.lastIndex(where: { !blank($0) })!
+    return String(Substring(u[first...last]))
+}
+
+/// `s` without any of `characters` at either end.
+func trimEnds(_ s: String, of characters: String) -> String {
+    let set = Set(characters.unicodeScalars)
+    let u = s.unicodeScalars
+    guard let first = u.firstIndex(where: { !set.contains($0) }) else { return "" }
+    let last = u.lastIndex(where: { !set.contains($0) })!
+    return String(Substring(u[first...last]))
+}
+
+/// CRLF and lone CR turned into LF, without Foundation.
+func normaliseNewlines(_ s: String) -> String {
+    guard s.utf8.contains(13) else { return s }
+    var out: [UInt8] = []
+    out.reserveCapacity(s.utf8.count)
+    var previousCR = false
+    for b in s.utf8 {
+        if b == 13 { out.append(10); previousCR = true; continue }
+        if b == 10 && previousCR { previousCR = false; continue }
+        previousCR = false
+        out.append(b)
+    }
+    return String(decoding: out, as: UTF8.self)
 }

@@ -134,7 +134,7 @@ public struct MailIntake: Sendable {
         let newText = trimmed(m.newText), wholeText = trimmed(m.text)
         var text = (thread != nil || subjectTicket(m.subject) != nil) && !newText.isEmpty ? newText : wholeText
         func cut(_ t: String) -> String {
-            t.count > Desk.maxTextLength ? String(t.prefix(Desk.maxTextLength - 100)) + "\n[… cut: the whole message is kept as \(rawSha)]" : t
+            t.utf8.count > Desk.maxTextLength && t.count > Desk.maxTextLength ? String(t.prefix(Desk.maxTextLength - 100)) + "\n[… cut: the whole message is kept as \(rawSha)]" : t
         }
         text = cut(text)
         let leftOut = notes.filter { $0.contains("left out") }.map { "[\($0)]" }.joined(separator: "\n")
@@ -240,7 +240,7 @@ public struct MailIntake: Sendable {
     /// "ru" for mostly Cyrillic text; nil (the account's default) otherwise.
     func language(of text: String) -> String? {
         var cyrillic = 0, latin = 0
-        for u in text.unicodeScalars.prefix(2000) {
+        for u in text.unicodeScalars.prefix(500) {
             if (0x0400...0x04FF).contains(u.value) { cyrillic += 1 } else if (0x41...0x5A).contains(u.value) || (0x61...0x7A).contains(u.value) { latin += 1 }
         }
         return cyrillic > latin ? "ru" : nil

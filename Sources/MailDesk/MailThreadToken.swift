@@ -7,11 +7,17 @@ import Foundation
 /// or References, whoever replies; a forged or altered token does not verify, so nobody can post into
 /// a ticket they were never written to from.
 public struct MailThreadToken: Sendable {
-    let secret: [UInt8]
+    let key: KeyBox
     public let domain: String
 
+    /// SymmetricKey is not Sendable; it is immutable, so one is shared behind this box.
+    final class KeyBox: @unchecked Sendable {
+        let key: SymmetricKey
+        init(_ secret: [UInt8]) { key = SymmetricKey(data: secret) }
+    }
+
     public init(secret: [UInt8], domain: String) {
-        self.secret = secret
+        key = KeyBox(secret)
         self.domain = domain
     }
 
@@ -29,8 +35,11 @@ public struct MailThreadToken: Sendable {
     }
 
     func signature(_ body: String) -> String {
-        let mac = HMAC<SHA256>.authenticationCode(for: Data(body.utf8), using: SymmetricKey(data: secret))
-        return mac.prefix(12).map { String(format: "%02x", $0) }.joined()
+        let mac = HMAC<SHA256>.authenticationCode(for: Array(body.utf8), using: key.key)
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        for b in mac.prefix(12) { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 15)]) }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// The Message-ID (without angle brackets) for comment `comment` of `ticket` to recipient number `recipient`.

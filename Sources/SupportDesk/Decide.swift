@@ -511,7 +511,7 @@ struct Decider {
         guard m.raw.utf8.count == 64, m.raw.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }) else {
             throw fail(.invalid, "the raw message reference must be a lowercase hex SHA-256")
         }
-        let from = m.from.trimmingCharacters(in: .whitespaces)
+        let from = trimmedBlank(m.from)
         guard !from.isEmpty, from.utf8.count <= 254 else { throw fail(.invalid, "a sender address is 1…254 bytes") }
         /// A ticket with merges followed to the one that lives on.
         func live(_ n: TicketNumber?) -> TicketState? {
@@ -532,7 +532,8 @@ struct Decider {
             return
         }
         try email(m.from)
-        if let staff = state.account.staff.values.first(where: { normalisedEmail($0.email) == normalisedEmail(m.from) }) {
+        let fromKey = normalisedEmail(m.from)
+        if let staff = state.account.staff.values.first(where: { $0.email == fromKey || normalisedEmail($0.email) == fromKey }) {
             record(threaded?.number, nil, "set-aside", "from staff member \(staff.name): answers are written in the desk")
             return
         }

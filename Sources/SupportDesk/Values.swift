@@ -231,12 +231,21 @@ public struct VisibilitySettings: Sendable, Hashable, Codable {
 
 /// Normalises an e-mail address for lookups: trimmed and lowercased.
 public func normalisedEmail(_ s: String) -> String {
-    s.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+    trimmedBlank(s).lowercased()
+}
+
+/// `s` without whitespace or line ends at either end (no trip through NSString: this runs per message).
+func trimmedBlank(_ s: String) -> String {
+    let u = s.unicodeScalars
+    guard let first = u.firstIndex(where: { !$0.properties.isWhitespace }) else { return "" }
+    let last = u.lastIndex(where: { !$0.properties.isWhitespace })!
+    if first == u.startIndex && u.index(after: last) == u.endIndex { return s }
+    return String(Substring(s.unicodeScalars[first...last]))
 }
 
 /// Normalises a phone number for lookups: digits only, with a leading + kept.
 public func normalisedPhone(_ s: String) -> String {
-    let t = s.trimmingCharacters(in: .whitespaces)
+    let t = trimmedBlank(s)
     let digits = t.filter(\.isASCII).filter(\.isNumber)
     return t.hasPrefix("+") ? "+" + digits : digits
 }
