@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         // LMDB from Debian's liblmdb-dev, wrapped as GRDB wraps SQLite.
@@ -55,6 +56,7 @@ let package = Package(
                                .product(name: "HTTPTypes", package: "swift-http-types"),
                                .product(name: "Metrics", package: "swift-metrics"),
                                .product(name: "Prometheus", package: "swift-prometheus"),
+                               .product(name: "Mustache", package: "swift-mustache"),
                                .product(name: "Crypto", package: "swift-crypto")],
                 path: "Sources/DeskServer"),
         // The one command-line tool.

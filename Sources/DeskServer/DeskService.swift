@@ -33,6 +33,9 @@ public struct ServerOptions: Sendable {
     /// Outgoing mail: nil turns the sender off (the outbox still fills, and shows what would go out).
     public var mailSender: MailSenderOptions? = MailSenderOptions()
     public var mailLimits = MailLimits()
+    /// Session cookies with `Secure` (browsers send them over https and to localhost only); turn off
+    /// only for plain http beyond localhost.
+    public var secureCookies = true
 
     public init(dataDirectory: URL) { self.dataDirectory = dataDirectory }
 }

@@ -131,6 +131,9 @@ struct ErrorMiddleware: RouterMiddleware {
                            details: ["allow": methods.joined(separator: ", ")])
             metrics.record(request.method.rawValue, status: mapped.status.code, since: start)
             throw mapped
+        } catch let redirect as WebRedirect {
+            metrics.record(request.method.rawValue, status: 303, since: start)
+            return Web.redirect(redirect.location)
         } catch {
             let mapped = APIError.from(error)
             let status = (mapped as? any HTTPResponseError)?.status.code ?? 500
@@ -160,6 +163,11 @@ struct AuthMiddleware: RouterMiddleware {
             guard header.hasPrefix("Bearer "), let p = await service.authenticate(String(header.dropFirst(7))) else {
                 throw APIError(.unauthorized, "unauthorized", "the token is unknown, revoked, or its owner has no access")
             }
+            context.principal = p
+        } else if request.method == .get, request.uri.path == "/live" || request.uri.path.hasPrefix("/attachments/"),
+                  let session = Web.sessionToken(request), let p = await service.authenticate(session) {
+            // The pages' live updates (EventSource cannot send headers) and attachment links use the
+            // session cookie. Only these GETs: a cookie never authorizes a JSON command (no CSRF there).
             context.principal = p
         }
         return try await next(request, context)

@@ -118,6 +118,7 @@ extension DeskService {
         }
 
         router.get("/live") { req, ctx in try self.live(req, try ctx.require()) }
+        addWebRoutes(to: router)
 
         // Tickets.
         router.post("/tickets") { req, ctx in

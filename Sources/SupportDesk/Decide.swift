@@ -149,7 +149,8 @@ struct Decider {
             try text(label, "label", max: 200, allowEmpty: true)
             switch party {
             case .staff(let id):
-                if case .system = actor {} else { try requireStaff(.admin) }
+                // Admins issue staff tokens; a signed-in member may also open another session of their own.
+                if case .system = actor {} else if actor != party { try requireStaff(.admin) }
                 guard state.account.staff[id]?.active == true else { throw fail(.notFound, "no active staff member '\(id)'") }
             case .contact(let id):
                 // Staff invite; a signed-in contact may also open another session of their own.

@@ -1,0 +1,264 @@
+import Foundation
+import Hummingbird
+import HTTPTypes
+import Projections
+import SupportDesk
+
+/// The web interface: server-rendered pages under `/ui/` for staff (the Chronicle, the ticket page)
+/// and clients (the portal), on the same read models and commands as the JSON API and with the same
+/// authorization (a client never reaches a staff page). See `Web` for sessions and CSRF.
+extension DeskService {
+    /// Activity types that refresh an open page (the mail sender's and intake's records do not).
+    static let liveTypes = #"["TicketOpened","TicketAccepted","CommentAdded","StatusChanged","ParticipantAdded","ParticipantRemoved","TicketReassigned","TicketEscalated","TicketClassified","LevelChanged","CommentSplitOff","TicketMerged","MarkedAsSpam","AnswerEvaluated","AnswerRated","TimeLogged"]"#
+
+    func webSession(_ request: Request) async -> WebSession? {
+        guard let token = Web.sessionToken(request), let p = await authenticate(token) else { return nil }
+        if case .system = p.party { return nil }
+        return WebSession(principal: p, token: token, name: displayName(p.party))
+    }
+
+    func displayName(_ party: Party) -> String {
+        switch party {
+        case .staff(let id): view.account.staff[id]?.name ?? id
+        case .contact(let id): view.contact(id)?.name ?? id
+        case .system(let s): s
+        }
+    }
+
+    func addWebRoutes(to router: Router<DeskContext>) {
+        let renderer = WebRenderer()
+        let secure = options.secureCookies
+
+        @Sendable func requireSession(_ req: Request) async throws -> WebSession {
+            guard let s = await webSession(req) else { throw WebRedirect(location: "/ui/signin") }
+            return s
+        }
+        @Sendable func requireStaffSession(_ req: Request) async throws -> WebSession {
+            let s = try await requireSession(req)
+            guard s.principal.atLeast(.staff) || s.principal.role == .auditor else { throw WebRedirect(location: "/ui/portal") }
+            return s
+        }
+        @Sendable func requireClientSession(_ req: Request) async throws -> WebSession {
+            let s = try await requireSession(req)
+            guard s.principal.isClient else { throw WebRedirect(location: "/ui/chronicle") }
+            return s
+        }
+        /// A POSTed form, after checking its CSRF value against the session.
+        @Sendable func form(_ req: Request, _ s: WebSession) async throws -> [String: String] {
+            let body = try await req.body.collect(upTo: 256 * 1024)
+            let f = Web.form(body)
+            guard f["_csrf"]?.first == s.csrf else { throw APIError(.forbidden, "csrf", "the form is stale or not from this site; reload the page") }
+            return f.compactMapValues(\.first)
+        }
+        @Sendable func run(_ body: CommandBody, _ s: WebSession) async -> String? {
+            do {
+                _ = try await execute(body, as: s.principal, idempotencyKey: nil, expectedVersion: nil)
+                return nil
+            } catch let e as DomainError {
+                return e.message
+            } catch {
+                return "\(error)"
+            }
+        }
+        @Sendable func page(_ template: String, _ title: String, _ s: WebSession?, _ values: [String: Any], status: HTTPResponse.Status = .ok) -> Response {
+            Web.html(renderer.page(template, title: title, session: s, values), status: status)
+        }
+
+        router.get("/") { req, _ in
+            guard let s = await self.webSession(req) else { return Web.redirect("/ui/signin") }
+            return Web.redirect(s.principal.isClient ? "/ui/portal" : "/ui/chronicle")
+        }
+        router.get("/ui") { _, _ in Web.redirect("/") }
+
+        // Sign-in and sign-out.
+        router.get("/ui/signin") { _, _ in page("signin", "Sign in", nil, [:]) }
+        router.post("/ui/signin") { req, _ in
+            let f = Web.form(try await req.body.collect(upTo: 16 * 1024))
+            guard let token = f["token"]?.first, let p = await self.authenticate(token) else {
+                return page("signin", "Sign in", nil, ["error": "That token is unknown, revoked, or its owner has no access."], status: .unauthorized)
+            }
+            if case .system = p.party {
+                return page("signin", "Sign in", nil, ["error": "The mail gateway's token cannot sign in."], status: .forbidden)
+            }
+            // A session token of its own, so that signing out never revokes the token typed in.
+            let session = Self.newToken()
+            _ = try await self.execute(.issueToken(hash: Self.hash(session), party: p.party, label: Web.sessionLabel), as: p,
+                                       idempotencyKey: nil, expectedVersion: nil)
+            return Web.redirect(p.isClient ? "/ui/portal" : "/ui/chronicle", cookie: Web.cookie(session, secure: secure))
+        }
+        router.get("/ui/invite") { req, _ in
+            // An invitation link: the code is exchanged for the contact's own session, and spent.
+            guard let code = req.uri.queryParameters.get("code"), let p = await self.authenticate(code), p.isClient,
+                  self.view.account.tokens[Self.hash(code)]?.label == Self.invitationLabel else {
+                return page("message", "Invitation", nil, ["heading": "Invitation", "kind": "error",
+                                                           "text": "This invitation link is not valid any more. Ask us for a new one."], status: .notFound)
+            }
+            let session = Self.newToken()
+            _ = try await self.execute(.issueToken(hash: Self.hash(session), party: p.party, label: Web.sessionLabel), as: p,
+                                       idempotencyKey: nil, expectedVersion: nil)
+            _ = try await self.execute(.revokeToken(hash: Self.hash(code)), as: p, idempotencyKey: nil, expectedVersion: nil)
+            return Web.redirect("/ui/portal", cookie: Web.cookie(session, secure: secure))
+        }
+        router.post("/ui/signout") { req, _ in
+            if let s = await self.webSession(req) {
+                _ = try await form(req, s)
+                _ = await run(.revokeToken(hash: Self.hash(s.token)), s)
+            }
+            return Web.redirect("/ui/signin", cookie: Web.expiredCookie(secure: secure))
+        }
+
+        // The Chronicle.
+        router.get("/ui/chronicle") { req, _ in
+            let s = try await requireStaffSession(req)
+            var f = FeedFilter()
+            let q = req.uri.queryParameters
+            f.mine = q.get("mine") == "true"
+            f.unaccepted = q.get("unaccepted") == "true"
+            f.premiumFirst = q.get("premiumFirst") == "true"
+            f.status = q.get("status").flatMap { TicketStatus(rawValue: $0) }
+            let items = self.view.staffFeed(staff: s.principal.party.staffId ?? "", filter: f, now: self.clock.now(), limit: 100)
+            let rows: [[String: Any]] = items.map { i in
+                ["number": i.number, "subject": i.subject, "status": i.status.rawValue, "marker": i.marker.rawValue,
+                 "premium": i.premium, "overdue": i.overdue, "unaccepted": i.unaccepted, "csrf": s.csrf,
+                 "responsible": i.responsible.map { self.displayName(.staff($0)) } ?? "", "level": i.level.rawValue,
+                 "activityType": i.activity.type, "activityAt": Web.time(i.activity.at)]
+            }
+            let statuses: [[String: Any]] = TicketStatus.allCases.map { ["value": $0.rawValue, "selected": f.status == $0] }
+            return page("chronicle", "Chronicle", s, ["items": rows, "statuses": statuses, "mine": f.mine, "unaccepted": f.unaccepted,
+                                                      "premiumFirst": f.premiumFirst, "liveTypes": Self.liveTypes])
+        }
+
+        // The ticket page (staff).
+        router.get("/ui/tickets/{n}") { req, ctx in
+            let s = try await requireStaffSession(req)
+            let n = try ctx.parameters.require("n", as: Int.self)
+            guard let d = self.view.ticketDetail(n, now: self.clock.now()) else {
+                return page("message", "Not found", s, ["heading": "No ticket #\(n)", "kind": "error", "text": "There is no such ticket.",
+                                                        "back": "/ui/chronicle"], status: .notFound)
+            }
+            let t = d.ticket
+            let comments: [[String: Any]] = t.comments.map { c in
+                ["number": c.number, "author": self.displayName(c.author), "at": Web.time(c.at), "internal": c.isInternal, "text": c.text,
+                 "notify": c.notify.map { self.displayName($0) }.joined(separator: ", "), "ticket": n,
+                 "attachments": c.attachments.map { ["sha256": $0.sha256, "filename": $0.filename, "size": $0.size, "ticket": n] as [String: Any] }]
+            }
+            let last = t.comments.last { !$0.isInternal }
+            let recipients = (last?.notify ?? []).filter { $0.contactId != nil }.map { self.displayName($0) }
+            let q = req.uri.queryParameters
+            return page("ticket", "#\(n) \(t.subject)", s, [
+                "number": n, "subject": t.subject, "status": t.status.rawValue, "level": t.level.rawValue, "premium": t.premium,
+                "unaccepted": t.responsible == nil && t.status.isOpen, "csrf": s.csrf, "contactName": d.contactName,
+                "organisationName": d.organisationName ?? "", "tierName": d.tierName ?? "",
+                "responsible": t.responsible.map { self.displayName(.staff($0)) } ?? "nobody yet",
+                "reactionDue": t.reactionDue.map(Web.time) ?? "", "resolutionDue": t.resolutionDue.map(Web.time) ?? "",
+                "breached": d.reactionBreached || d.resolutionBreached, "comments": comments,
+                "defaultRecipients": recipients.isEmpty ? d.contactName : recipients.joined(separator: ", "),
+                "statusChoices": ["waiting-for-client", "postponed", "resolved", "accepted", "reopened"],
+                "notice": q.get("done") ?? "", "error": q.get("error") ?? "", "liveTypes": Self.liveTypes,
+            ])
+        }
+        @Sendable func back(_ n: Int, _ error: String?, done: String) -> Response {
+            let q = error.map { "error=" + ($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "") }
+                ?? "done=" + (done.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
+            return Web.redirect("/ui/tickets/\(n)?\(q)")
+        }
+        router.post("/ui/tickets/{n}/accept") { req, ctx in
+            let s = try await requireStaffSession(req)
+            let n = try ctx.parameters.require("n", as: Int.self)
+            _ = try await form(req, s)
+            return back(n, await run(.acceptTicket(ticket: n), s), done: "You accepted #\(n).")
+        }
+        router.post("/ui/tickets/{n}/comment") { req, ctx in
+            let s = try await requireStaffSession(req)
+            let n = try ctx.parameters.require("n", as: Int.self)
+            let f = try await form(req, s)
+            let body = CommandBody.comment(ticket: n, text: f["text"] ?? "", internal: f["internal"] == "true", notify: nil,
+                                           attachments: [], channel: nil, externalId: nil)
+            return back(n, await run(body, s), done: f["internal"] == "true" ? "Internal comment added." : "Answer sent.")
+        }
+        router.post("/ui/tickets/{n}/status") { req, ctx in
+            let s = try await requireStaffSession(req)
+            let n = try ctx.parameters.require("n", as: Int.self)
+            let f = try await form(req, s)
+            guard let to = f["to"].flatMap(TicketStatus.init(rawValue:)) else { return back(n, "Choose a status.", done: "") }
+            let until = to == .postponed ? self.clock.now().addingTimeInterval(24 * 3600) : nil
+            return back(n, await run(.changeStatus(ticket: n, to: to, reason: nil, until: until), s), done: "Status changed to \(to.rawValue).")
+        }
+        router.post("/ui/tickets/{n}/close") { req, ctx in
+            let s = try await requireStaffSession(req)
+            let n = try ctx.parameters.require("n", as: Int.self)
+            let f = try await form(req, s)
+            let help = ["none": 1, "colleague": 2, "developer": 3][f["help"] ?? "none"] ?? 1
+            let evaluation = AnswerEvaluation(kind: Int(f["kind"] ?? "") ?? 0, volume: AnswerVolume(rawValue: f["volume"] ?? "") ?? .short,
+                                              links: Int(f["links"] ?? "") ?? 0, help: help)
+            return back(n, await run(.close(ticket: n, evaluation: evaluation, reason: nil), s), done: "#\(n) is closed.")
+        }
+
+        // The client portal.
+        router.get("/ui/portal") { req, _ in
+            let s = try await requireClientSession(req)
+            guard case .contact(let id) = s.principal.party else { throw WebRedirect(location: "/ui/signin") }
+            let tickets: [[String: Any]] = self.view.clientTickets(contact: id, limit: 200).map { t in
+                ["number": t.number, "subject": t.subject, "marker": t.marker.rawValue, "openedAt": Web.time(t.openedAt),
+                 "updatedAt": Web.time(t.updatedAt)]
+            }
+            return page("portal", "My tickets", s, ["tickets": tickets, "csrf": s.csrf])
+        }
+        router.post("/ui/portal/new") { req, _ in
+            let s = try await requireClientSession(req)
+            let f = try await form(req, s)
+            let open = OpenTicket(channel: .portal, subject: f["subject"] ?? "", body: f["body"] ?? "")
+            do {
+                let o = try await self.execute(.openTicket(open), as: s.principal, idempotencyKey: nil, expectedVersion: nil)
+                return Web.redirect("/ui/portal/\(o.ticket ?? 0)")
+            } catch let e as DomainError {
+                return page("message", "Not sent", s, ["heading": "Not sent", "kind": "error", "text": e.message, "back": "/ui/portal"],
+                            status: .unprocessableContent)
+            }
+        }
+        router.get("/ui/portal/{n}") { req, ctx in
+            let s = try await requireClientSession(req)
+            let n = try ctx.parameters.require("n", as: Int.self)
+            guard case .contact(let id) = s.principal.party, let t = self.view.clientTicket(contact: id, number: n) else {
+                return page("message", "Not found", s, ["heading": "No ticket #\(n)", "kind": "error", "text": "There is no such ticket.",
+                                                        "back": "/ui/portal"], status: .notFound)
+            }
+            let comments: [[String: Any]] = t.comments.map { c in
+                ["number": c.number, "author": c.authorName, "at": Web.time(c.at), "text": c.text, "fromStaff": c.fromStaff, "ticket": n,
+                 "csrf": s.csrf, "attachments": c.attachments.map { ["sha256": $0.sha256, "filename": $0.filename, "ticket": n] as [String: Any] }]
+            }
+            return page("portalTicket", "#\(n) \(t.subject)", s, ["number": n, "subject": t.subject, "marker": t.marker.rawValue,
+                                                                  "comments": comments, "csrf": s.csrf])
+        }
+        router.post("/ui/portal/{n}/reply") { req, ctx in
+            let s = try await requireClientSession(req)
+            let n = try ctx.parameters.require("n", as: Int.self)
+            let f = try await form(req, s)
+            if let error = await run(.comment(ticket: n, text: f["text"] ?? "", internal: false, notify: nil, attachments: [],
+                                              channel: .portal, externalId: nil), s) {
+                return page("message", "Not sent", s, ["heading": "Not sent", "kind": "error", "text": error, "back": "/ui/portal/\(n)"],
+                            status: .unprocessableContent)
+            }
+            return Web.redirect("/ui/portal/\(n)")
+        }
+        router.post("/ui/portal/{n}/rate") { req, ctx in
+            let s = try await requireClientSession(req)
+            let n = try ctx.parameters.require("n", as: Int.self)
+            let f = try await form(req, s)
+            if let error = await run(.rateAnswer(ticket: n, comment: f["comment"].flatMap(Int.init), score: Int(f["score"] ?? "") ?? 0, text: nil), s) {
+                return page("message", "Not rated", s, ["heading": "Not rated", "kind": "error", "text": error, "back": "/ui/portal/\(n)"],
+                            status: .unprocessableContent)
+            }
+            return Web.redirect("/ui/portal/\(n)")
+        }
+    }
+}
+
+/// Thrown by a page that needs another one first (sign-in, or the right side of the desk).
+struct WebRedirect: Error, HTTPResponseError {
+    var location: String
+    var status: HTTPResponse.Status { .seeOther }
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        Web.redirect(location)
+    }
+}

@@ -1,0 +1,123 @@
+import Crypto
+import Foundation
+import Hummingbird
+import HTTPTypes
+import Mustache
+import SupportDesk
+
+/// The web pages' plumbing: the session cookie, CSRF tokens, form bodies, rendering.
+///
+/// A session is a token of its own (issued at sign-in with the label "web session", revoked at
+/// sign-out, so it survives restarts and follows every rule of API tokens) held in the cookie
+/// `hd_session` — `HttpOnly`, `SameSite=Strict`, `Path=/`, and `Secure` unless the service is told
+/// to run without it (plain http beyond localhost). Every form carries `_csrf`, a value derived from the
+/// session token that a page of another site cannot know; a POST without the right one is refused.
+enum Web {
+    static let cookieName = "hd_session"
+    static let sessionLabel = "web session"
+
+    /// The session token from the Cookie header.
+    static func sessionToken(_ request: Request) -> String? {
+        for header in request.headers[values: .cookie] {
+            for part in header.split(separator: ";") {
+                let kv = part.trimmingPrefix(while: { $0 == " " })
+                if kv.hasPrefix(cookieName + "=") {
+                    let v = String(kv.dropFirst(cookieName.count + 1))
+                    return v.isEmpty ? nil : v
+                }
+            }
+        }
+        return nil
+    }
+
+    static func cookie(_ token: String, secure: Bool) -> String {
+        "\(cookieName)=\(token); Path=/; HttpOnly; SameSite=Strict" + (secure ? "; Secure" : "")
+    }
+
+    static func expiredCookie(secure: Bool) -> String {
+        "\(cookieName)=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0" + (secure ? "; Secure" : "")
+    }
+
+    /// The CSRF value for a session: 128 bits of SHA-256 over a label and the session token.
+    static func csrf(_ session: String) -> String {
+        SHA256.hash(data: Data(("csrf:" + session).utf8)).prefix(16).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Parses `application/x-www-form-urlencoded` (repeated names keep every value).
+    static func form(_ body: ByteBuffer) -> [String: [String]] {
+        var out: [String: [String]] = [:]
+        let text = String(buffer: body)
+        for pair in text.split(separator: "&") {
+            let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decode(_ s: Substring) -> String {
+                (String(s).replacingOccurrences(of: "+", with: " ").removingPercentEncoding) ?? String(s)
+            }
+            let name = decode(kv[0])
+            out[name, default: []].append(kv.count > 1 ? decode(kv[1]) : "")
+        }
+        return out
+    }
+
+    static func redirect(_ location: String, cookie: String? = nil) -> Response {
+        var headers: HTTPFields = [.location: location]
+        if let cookie { headers[.setCookie] = cookie }
+        return Response(status: .seeOther, headers: headers)
+    }
+
+    static func html(_ body: String, status: HTTPResponse.Status = .ok, cookie: String? = nil) -> Response {
+        var headers: HTTPFields = [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store",
+                                   HTTPField.Name("Content-Security-Policy")!: "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; img-src 'self' data:",
+                                   HTTPField.Name("X-Frame-Options")!: "DENY",
+                                   HTTPField.Name("X-Content-Type-Options")!: "nosniff"]
+        if let cookie { headers[.setCookie] = cookie }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+
+    static func time(_ d: Date) -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_GB")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "d MMM yyyy, HH:mm 'UTC'"
+        return f.string(from: d)
+    }
+
+    static func iso(_ d: Date) -> String {
+        ISO8601DateFormatter().string(from: d)
+    }
+}
+
+/// A page as the web layer sees the person: who they are and their form token.
+struct WebSession: Sendable {
+    var principal: Principal
+    var token: String
+    var csrf: String { Web.csrf(token) }
+    var name: String
+}
+
+/// The compiled templates.
+struct WebRenderer: Sendable {
+    let library: MustacheLibrary
+
+    init() {
+        var lib = MustacheLibrary()
+        for (name, text) in WebTemplates.all {
+            do { try lib.register(text, named: name) } catch { fatalError("web template \(name) does not parse: \(error)") }
+        }
+        library = lib
+    }
+
+    /// Renders `template` with `values` inside the layout.
+    func page(_ template: String, title: String, session: WebSession?, _ values: [String: Any]) -> String {
+        let content = library.render(values, withTemplate: template) ?? ""
+        var layout: [String: Any] = ["title": title, "content": content]
+        if let s = session {
+            layout["signedIn"] = true
+            layout["name"] = s.name
+            layout["csrf"] = s.csrf
+            layout["staff"] = !s.principal.isClient
+            layout["client"] = s.principal.isClient
+            layout["manager"] = s.principal.atLeast(.manager) || s.principal.role == .auditor
+        }
+        return library.render(layout, withTemplate: "layout") ?? ""
+    }
+}

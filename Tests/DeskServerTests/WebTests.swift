@@ -1,0 +1,154 @@
+import DeskServer
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import HTTPTypes
+import Testing
+
+/// One page request's answer.
+struct Page {
+    var status: Int
+    var body: String
+    var location: String?
+    var setCookie: String?
+}
+
+extension API {
+    /// A page request with the session cookie (and a form body for POST).
+    func page(_ method: HTTPRequest.Method, _ uri: String, cookie: String?, form: [String: String]? = nil) async throws -> Page {
+        var headers: HTTPFields = [:]
+        if let cookie { headers[.cookie] = "hd_session=\(cookie)" }
+        var body: ByteBuffer?
+        if let form {
+            headers[.contentType] = "application/x-www-form-urlencoded"
+            let text = form.map { k, v in
+                "\(k.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)=\(v.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)"
+            }.joined(separator: "&")
+            body = ByteBuffer(string: text)
+        }
+        return try await client.execute(uri: uri, method: method, headers: headers, body: body) { r in
+            Page(status: Int(r.status.code), body: String(buffer: r.body), location: r.headers[.location], setCookie: r.headers[.setCookie])
+        }
+    }
+
+    /// Signs in through the form with an API token; returns the session cookie's value.
+    func signIn(_ token: String) async throws -> String {
+        let r = try await page(.post, "/ui/signin", cookie: nil, form: ["token": token])
+        #expect(r.status == 303, "\(r.body)")
+        let cookie = try #require(r.setCookie)
+        #expect(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict") && cookie.contains("Secure"))
+        return String(cookie.split(separator: ";")[0].dropFirst("hd_session=".count))
+    }
+}
+
+/// The `_csrf` value in a page's first form.
+func csrf(in html: String) -> String? {
+    guard let r = html.range(of: #"name="_csrf" value=""#) else { return nil }
+    return String(html[r.upperBound...].prefix { $0 != "\"" })
+}
+
+@Suite("Web pages: sign-in, the Chronicle, the ticket page and the portal, with the API's authorization", .serialized)
+struct WebTests {
+    @Test("staff accept and answer from the pages; the client reads and replies in the portal; nobody reaches what is not theirs")
+    func pagesEndToEnd() async throws {
+        let desk = Desk()
+        let service = try await desk.open()
+        defer { service.close() }
+        try await serve(service) { api in
+            let t = try await api.setUp()
+            let opened = try await api.post("/tickets", t.ivan, #"{"subject":"Printer <script>alert(1)</script> on fire","body":"Smoke everywhere"}"#)
+            let n = try #require(opened.object["ticket"] as? Int)
+
+            // Not signed in: every page leads to the sign-in form.
+            let root = try await api.page(.get, "/", cookie: nil)
+            #expect(root.status == 303 && root.location == "/ui/signin")
+            #expect(try await api.page(.get, "/ui/chronicle", cookie: nil).location == "/ui/signin")
+            #expect(try await api.page(.get, "/ui/signin", cookie: nil).body.contains(#"name="token""#))
+            let bad = try await api.page(.post, "/ui/signin", cookie: nil, form: ["token": "nope"])
+            #expect(bad.status == 401 && bad.body.contains("unknown"))
+
+            // Anna signs in and sees the ticket in the Chronicle, unaccepted, with the subject escaped.
+            let anna = try await api.signIn(t.anna)
+            let chronicle = try await api.page(.get, "/ui/chronicle", cookie: anna)
+            #expect(chronicle.status == 200)
+            #expect(chronicle.body.contains("#\(n)</strong>") && chronicle.body.contains("Unaccepted"))
+            #expect(chronicle.body.contains("&lt;script&gt;") && !chronicle.body.contains("<script>alert"))
+            let token = try #require(csrf(in: chronicle.body))
+
+            // A form without the right CSRF value changes nothing.
+            let forged = try await api.page(.post, "/ui/tickets/\(n)/accept", cookie: anna, form: ["_csrf": "0000"])
+            #expect(forged.status == 403)
+            #expect(try await api.get("/tickets/\(n)", t.anna).body.contains(#""responsible""#) == false)
+            // Accept from the Chronicle.
+            let accepted = try await api.page(.post, "/ui/tickets/\(n)/accept", cookie: anna, form: ["_csrf": token])
+            #expect(accepted.status == 303 && accepted.location?.hasPrefix("/ui/tickets/\(n)") == true)
+            let ticketPage = try await api.page(.get, accepted.location!, cookie: anna)
+            #expect(ticketPage.body.contains("You accepted") && ticketPage.body.contains("Responsible: Anna"))
+            #expect(!ticketPage.body.contains("badge unaccepted"))
+
+            // An internal note and an answer, from the ticket page.
+            _ = try await api.page(.post, "/ui/tickets/\(n)/comment", cookie: anna, form: ["_csrf": token, "text": "Check the fuser", "internal": "true"])
+            _ = try await api.page(.post, "/ui/tickets/\(n)/comment", cookie: anna, form: ["_csrf": token, "text": "Switch it off, please", "internal": "false"])
+            let thread = try await api.page(.get, "/ui/tickets/\(n)", cookie: anna)
+            #expect(thread.body.contains("comment internal") && thread.body.contains("Check the fuser") && thread.body.contains("Switch it off"))
+
+            // Ivan's portal shows the answer, never the internal note; he replies and rates.
+            let ivan = try await api.signIn(t.ivan)
+            let portal = try await api.page(.get, "/ui/portal", cookie: ivan)
+            #expect(portal.status == 200 && portal.body.contains("/ui/portal/\(n)"))
+            let mine = try await api.page(.get, "/ui/portal/\(n)", cookie: ivan)
+            #expect(mine.body.contains("Switch it off, please") && !mine.body.contains("fuser"))
+            let ivanToken = try #require(csrf(in: mine.body))
+            let reply = try await api.page(.post, "/ui/portal/\(n)/reply", cookie: ivan, form: ["_csrf": ivanToken, "text": "Done, thanks"])
+            #expect(reply.status == 303)
+            #expect(try await api.page(.get, "/ui/tickets/\(n)", cookie: anna).body.contains("Done, thanks"))
+            let rated = try await api.page(.post, "/ui/portal/\(n)/rate", cookie: ivan, form: ["_csrf": ivanToken, "comment": "3", "score": "5"])
+            #expect(rated.status == 303, "\(rated.body)")
+
+            // A client never reaches a staff page; another client never reaches this ticket.
+            #expect(try await api.page(.get, "/ui/chronicle", cookie: ivan).location == "/ui/portal")
+            #expect(try await api.page(.get, "/ui/tickets/\(n)", cookie: ivan).location == "/ui/portal")
+            let gina = try await api.signIn(t.other)
+            let foreign = try await api.page(.get, "/ui/portal/\(n)", cookie: gina)
+            #expect(foreign.status == 404 && !foreign.body.contains("Printer"))
+            let ginaPortal = try await api.page(.get, "/ui/portal", cookie: gina)
+            #expect(!ginaPortal.body.contains("Printer"))
+            // Staff pages answer a staff member's cookie only; the portal sends staff to the Chronicle.
+            #expect(try await api.page(.get, "/ui/portal", cookie: anna).location == "/ui/chronicle")
+
+            // Close with the evaluation: payroll sees it.
+            let closed = try await api.page(.post, "/ui/tickets/\(n)/close", cookie: anna,
+                                            form: ["_csrf": token, "kind": "3", "volume": "long", "links": "1", "help": "none"])
+            #expect(closed.location?.contains("done=") == true, "\(closed.location ?? "")")
+            #expect(try await api.get("/tickets/\(n)", t.anna).body.contains(#""status":"closed""#))
+
+            // The live updates use the cookie (EventSource sends no headers); JSON commands never do.
+            #expect(try await api.page(.get, "/live?max=0", cookie: anna).status == 200)
+            #expect(try await api.page(.post, "/commands", cookie: anna, form: [:]).status == 401)
+
+            // Signing out ends the session (its token is revoked), not the token typed in.
+            let out = try await api.page(.post, "/ui/signout", cookie: anna, form: ["_csrf": token])
+            #expect(out.status == 303 && out.setCookie?.contains("Max-Age=0") == true)
+            #expect(try await api.page(.get, "/ui/chronicle", cookie: anna).location == "/ui/signin")
+            #expect(try await api.get("/me", t.anna).status == 200)
+        }
+    }
+
+    @Test("an invitation link signs a contact into the portal once")
+    func invitationLink() async throws {
+        let desk = Desk()
+        let service = try await desk.open()
+        defer { service.close() }
+        try await serve(service) { api in
+            let t = try await api.setUp()
+            let inv = try await api.post("/invitations", t.anna, #"{"contact":"petr"}"#)
+            let code = try #require(inv.object["invitation"] as? String)
+            let first = try await api.page(.get, "/ui/invite?code=\(code)", cookie: nil)
+            #expect(first.status == 303 && first.location == "/ui/portal" && first.setCookie != nil)
+            let session = String(first.setCookie!.split(separator: ";")[0].dropFirst("hd_session=".count))
+            #expect(try await api.page(.get, "/ui/portal", cookie: session).status == 200)
+            let again = try await api.page(.get, "/ui/invite?code=\(code)", cookie: nil)
+            #expect(again.status == 404 && again.body.contains("not valid"))
+        }
+    }
+}
