@@ -233,6 +233,21 @@ extension DeskView {
         return f
     }
 
+    /// First reaction of every ticket opened in the period that had one, in business hours of its
+    /// tier's calendar (the reaction-time distribution).
+    public func reactionHours(from: LocalDate, to: LocalDate) -> [Double] {
+        read { v in
+            let tz = v.state.account.timeZone
+            return v.state.tickets.values.compactMap { t -> Double? in
+                guard !t.spam, t.mergedInto == nil, let r = t.firstResponseAt else { return nil }
+                let day = localDate(t.openedAt, timeZone: tz)
+                guard day >= from, day <= to else { return nil }
+                let calendar = t.tierId.flatMap { v.state.account.tiers[$0] }.flatMap { v.state.account.calendars[$0.calendarId] } ?? .twentyFourSeven()
+                return Double(calendar.businessSeconds(from: t.openedAt, to: r)) / 3600
+            }.sorted()
+        }
+    }
+
     // MARK: Load
 
     public func load(from: LocalDate, to: LocalDate) -> LoadReport {

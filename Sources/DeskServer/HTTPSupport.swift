@@ -164,10 +164,11 @@ struct AuthMiddleware: RouterMiddleware {
                 throw APIError(.unauthorized, "unauthorized", "the token is unknown, revoked, or its owner has no access")
             }
             context.principal = p
-        } else if request.method == .get, request.uri.path == "/live" || request.uri.path.hasPrefix("/attachments/"),
+        } else if request.method == .get,
+                  request.uri.path == "/live" || request.uri.path.hasPrefix("/attachments/") || request.uri.path.hasPrefix("/reports/"),
                   let session = Web.sessionToken(request), let p = await service.authenticate(session) {
-            // The pages' live updates (EventSource cannot send headers) and attachment links use the
-            // session cookie. Only these GETs: a cookie never authorizes a JSON command (no CSRF there).
+            // The pages' live updates (EventSource cannot send headers), attachment links and report
+            // downloads (CSV) use the session cookie. Only these GETs: a cookie never authorizes a JSON command (no CSRF there).
             context.principal = p
         }
         return try await next(request, context)

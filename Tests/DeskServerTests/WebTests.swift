@@ -151,4 +151,53 @@ struct WebTests {
             #expect(again.status == 404 && again.body.contains("not valid"))
         }
     }
+
+    @Test("reports and audit pages: payroll with a formula comparison and CSV, SVG charts, history and the ticket as it was; managers only")
+    func reportsAndAudit() async throws {
+        let desk = Desk()
+        let service = try await desk.open()
+        defer { service.close() }
+        try await serve(service) { api in
+            let t = try await api.setUp()
+            let opened = try await api.post("/tickets", t.ivan, #"{"subject":"Invoice wrong","body":"Please fix"}"#)
+            let n = try #require(opened.object["ticket"] as? Int)
+            // A moment (whole seconds) after the opening and before the answer.
+            try await Task.sleep(nanoseconds: 1_100_000_000)
+            let beforeAnswer = ISO8601DateFormatter().string(from: Date())
+            try await Task.sleep(nanoseconds: 1_100_000_000)
+            #expect(try await api.post("/tickets/\(n)/accept", t.anna).status == 200)
+            #expect(try await api.post("/tickets/\(n)/comments", t.anna, #"{"text":"Fixed it"}"#).status == 200)
+            let close = #"{"evaluation":{"kind":3,"volume":"long","links":1,"screenshots":0,"help":1}}"#
+            #expect(try await api.post("/tickets/\(n)/close", t.anna, close).status == 200)
+            _ = try await api.post("/commands", Desk.adminToken,
+                                   #"{"publishFormula":{"effectiveFrom":"2020-01-02","source":"amount = 100","note":"flat"}}"#)
+
+            let max = try await api.signIn(t.manager)
+            let reports = try await api.page(.get, "/ui/reports?from=2000-01-01&to=2100-01-01&formula=1&compare=2", cookie: max)
+            #expect(reports.status == 200, "\(reports.body.prefix(300))")
+            #expect(reports.body.contains("Payroll") && reports.body.contains("Anna") && reports.body.contains("Download CSV"))
+            #expect(reports.body.contains("Comparison") && reports.body.contains("100.00"))
+            #expect(reports.body.components(separatedBy: "<svg").count - 1 >= 4)
+            let csv = try await api.page(.get, "/reports/payroll?from=2000-01-01&to=2100-01-01&format=csv", cookie: max)
+            #expect(csv.status == 200 && csv.body.contains("Anna"))
+            // Not for plain staff or clients.
+            let anna = try await api.signIn(t.anna)
+            #expect(try await api.page(.get, "/ui/reports", cookie: anna).location == "/ui/chronicle")
+            let ivan = try await api.signIn(t.ivan)
+            #expect(try await api.page(.get, "/ui/reports", cookie: ivan).location == "/ui/portal")
+            #expect(try await api.page(.get, "/ui/audit/\(n)", cookie: ivan).location == "/ui/portal")
+            #expect(try await api.page(.get, "/reports/payroll?from=2000-01-01&to=2100-01-01&format=csv", cookie: ivan).status == 403)
+
+            // Audit: the history with causes, the ticket before the answer, and visibility.
+            let audit = try await api.page(.get, "/ui/audit/\(n)?asOf=\(beforeAnswer)", cookie: max)
+            #expect(audit.status == 200)
+            #expect(audit.body.contains("TicketOpened") && audit.body.contains("TicketAccepted") && audit.body.contains("client"))
+            #expect(audit.body.contains("Please fix"))
+            let replaySection = audit.body.components(separatedBy: "Who could see each comment")[0]
+            #expect(!replaySection.contains("Fixed it"), "the answer did not exist yet at \(beforeAnswer)")
+            let early = try await api.page(.get, "/ui/audit/\(n)?asOf=2001-01-01T00:00:00Z", cookie: max)
+            #expect(early.body.contains("did not exist yet"))
+            #expect(try await api.page(.get, "/ui/audit/999", cookie: max).status == 404)
+        }
+    }
 }

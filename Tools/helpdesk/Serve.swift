@@ -31,6 +31,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The domain of outgoing Message-IDs (default $HELPDESK_MAIL_DOMAIN or helpdesk.local).") var mailDomain: String?
     @Option(help: "Largest incoming message in bytes (default 52428800).") var maxMessage: Int?
     @Option(help: "Largest attachment kept from incoming mail or an upload, in bytes (default 26214400).") var maxAttachment: Int?
+    @Flag(help: "Session cookies without the Secure attribute (only for plain http beyond localhost; browsers send Secure cookies to http://localhost and https).")
+    var insecureCookies = false
 
     struct ConfigFile: Decodable {
         var host: String?
@@ -71,6 +73,7 @@ struct Serve: AsyncParsableCommand {
             m.fromAddress = mailFrom ?? env["HELPDESK_MAIL_FROM"] ?? file.mailFrom ?? "support@\(options.mailDomain)"
             options.mailSender = m
         }
+        options.secureCookies = !insecureCookies
         if let v = maxMessage ?? file.maxMessage { options.mailLimits.maxMessageBytes = v }
         if let v = maxAttachment ?? file.maxAttachment { options.mailLimits.maxAttachmentBytes = v }
         var logger = Logger(label: "helpdesk")

@@ -3,7 +3,7 @@
 enum WebTemplates {
     static let all: [String: String] = [
         "layout": layout, "signin": signin, "chronicle": chronicle, "ticket": ticket, "portal": portal,
-        "portalTicket": portalTicket, "message": message,
+        "portalTicket": portalTicket, "message": message, "reports": reports, "audit": audit,
     ]
 
     static let layout = """
@@ -43,6 +43,8 @@ enum WebTemplates {
     textarea { width:100%; min-height:7rem; }
     label { display:block; margin:.4rem 0 .15rem; }
     .filters { display:flex; flex-wrap:wrap; gap:.5rem; align-items:end; }
+    table { border-collapse:collapse; width:100%; } th, td { text-align:left; padding:.25rem .5rem; border-bottom:1px solid var(--line); }
+    figure { margin:1rem 0; overflow-x:auto; } svg { max-width:100%; height:auto; }
     .error { background:#fde7e5; border:1px solid #f3b7b1; padding:.6rem 1rem; border-radius:8px; }
     .notice { background:#e6f4ea; border:1px solid #b7dfc3; padding:.6rem 1rem; border-radius:8px; }
     @media (max-width: 40rem) { main { padding:.5rem; } header .who { margin-left:0; } }
@@ -54,6 +56,7 @@ enum WebTemplates {
       {{#signedIn}}
       <nav>
         {{#staff}}<a href="/ui/chronicle">Chronicle</a><a href="/ui/chronicle?unaccepted=true">Unaccepted</a><a href="/ui/chronicle?mine=true">Mine</a>{{/staff}}
+        {{#manager}}<a href="/ui/reports">Reports</a>{{/manager}}
         {{#client}}<a href="/ui/portal">My tickets</a>{{/client}}
       </nav>
       <span class="who">{{name}}</span>
