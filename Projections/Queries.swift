@@ -179,6 +179,42 @@ extension DeskView {
         }
     }
 
+    /// Every open ticket (not spam, not merged away) as a list row, for the queues.
+    public func openTickets(now: Date, limit: Int = 2000) -> [FeedItem] {
+        read { v in
+            v.state.tickets.values.filter { $0.status.isOpen && !$0.spam && $0.mergedInto == nil }
+                .sorted { $0.number > $1.number }.prefix(limit).map { t in
+                    FeedItem(number: t.number, subject: t.subject, status: t.status, marker: Self.marker(t), premium: t.premium,
+                             unaccepted: t.responsible == nil, overdue: Self.overdue(t, now: now), responsible: t.responsible,
+                             level: t.level, type: t.classification.type, criticality: t.classification.criticality,
+                             activity: v.activity[t.number] ?? Activity(sequence: 0, at: t.openedAt, type: "TicketOpened", actor: nil))
+                }
+        }
+    }
+
+    /// Contacts by name (any part), e-mail, phone or ticket number (`#123` or `123`: its client), live ones only.
+    public func searchContacts(_ query: String, limit: Int = 50) -> [ContactState] {
+        read { v in
+            let q = query.lowercased().filter { !$0.isWhitespace || $0 == " " }
+            guard !q.isEmpty else { return [] }
+            var found: [ContactId] = []
+            if let n = Int(q.hasPrefix("#") ? String(q.dropFirst()) : q), let t = v.state.tickets[n] {
+                found.append(v.state.survivor(of: t.contact))
+            }
+            if let id = v.state.contactByEmail[normalisedEmail(q)] { found.append(v.state.survivor(of: id)) }
+            let phone = normalisedPhone(q)
+            if phone.filter(\.isNumber).count >= 3, let id = v.state.contactByPhone[phone] { found.append(v.state.survivor(of: id)) }
+            for c in v.state.contacts.values.sorted(by: { $0.id < $1.id }) where c.mergedInto == nil && found.count < limit {
+                if c.name.lowercased().contains(q) || c.emails.contains(where: { $0.lowercased().contains(q) }) { found.append(c.id) }
+            }
+            var seen = Set<ContactId>()
+            return found.filter { seen.insert($0).inserted }.compactMap { v.state.contacts[$0] }.filter { $0.mergedInto == nil }
+                .prefix(limit).map { $0 }
+        }
+    }
+
+    public var organisations: [OrganisationState] { read { $0.state.organisations.values.sorted { $0.id < $1.id } } }
+
     static func overdue(_ t: TicketState, now: Date) -> Bool {
         guard t.status.isOpen else { return false }
         if t.firstResponseAt == nil, let due = t.reactionDue, now > due { return true }

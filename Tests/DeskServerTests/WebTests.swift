@@ -200,4 +200,58 @@ struct WebTests {
             #expect(try await api.page(.get, "/ui/audit/999", cookie: max).status == 404)
         }
     }
+
+    @Test("queues, contacts and settings: premium first, search by phone or ticket number, portal access, visibility and a formula preview and publish")
+    func queuesContactsSettings() async throws {
+        let desk = Desk()
+        let service = try await desk.open()
+        defer { service.close() }
+        try await serve(service) { api in
+            let t = try await api.setUp()
+            _ = try await api.post("/commands", Desk.adminToken, #"{"buyPremiumQuota":{"organisation":"acme","tickets":1,"note":null}}"#)
+            let premium = try await api.post("/tickets", t.ivan, #"{"subject":"Urgent outage","body":"All down","premium":true}"#)
+            let normal = try await api.post("/tickets", t.other, #"{"subject":"Small question","body":"How to?"}"#)
+            let p = try #require(premium.object["ticket"] as? Int), n = try #require(normal.object["ticket"] as? Int)
+            _ = try await api.post("/commands", Desk.adminToken, #"{"attachPhone":{"contact":"gina","phone":"+7 (495) 123-45-67"}}"#)
+
+            let anna = try await api.signIn(t.anna)
+            let queues = try await api.page(.get, "/ui/queues", cookie: anna)
+            #expect(queues.status == 200)
+            let premiumSection = queues.body.components(separatedBy: "<h2>Normal</h2>")[0]
+            #expect(premiumSection.contains("Urgent outage") && !premiumSection.contains("Small question"))
+            #expect(queues.body.contains("#\(n)") && queues.body.contains("#\(p)"))
+
+            // Contacts: by phone in another format, by ticket number, by name.
+            let byPhone = try await api.page(.get, "/ui/contacts?q=84951234567".replacingOccurrences(of: "8495", with: "%2B7495"), cookie: anna)
+            #expect(byPhone.body.contains("Gina"), "\(byPhone.body.suffix(800))")
+            #expect(try await api.page(.get, "/ui/contacts?q=%23\(p)", cookie: anna).body.contains("Ivan"))
+            let petr = try await api.page(.get, "/ui/contacts?q=petr", cookie: anna)
+            #expect(petr.body.contains("Revoke portal access"))
+            let token = try #require(csrf(in: petr.body))
+            let revoked = try await api.page(.post, "/ui/contacts/petr", cookie: anna, form: ["_csrf": token, "action": "portal-off", "q": "petr"])
+            #expect(revoked.location?.contains("done=") == true)
+            #expect(try await api.get("/me", t.petr).status == 401)
+
+            // Settings are for managers: staff are sent away.
+            #expect(try await api.page(.get, "/ui/settings", cookie: anna).location == "/ui/chronicle")
+            let max = try await api.signIn(t.manager)
+            let settings = try await api.page(.get, "/ui/settings", cookie: max)
+            #expect(settings.status == 200 && settings.body.contains("Payroll formula") && settings.body.contains("Anna"))
+            let mtoken = try #require(csrf(in: settings.body))
+            let vis = try await api.page(.post, "/ui/settings/visibility", cookie: max, form: ["_csrf": mtoken, "onlyNotified": "on"])
+            #expect(vis.location?.contains("done=") == true)
+            #expect(service.view.account.visibility == .init(onlyNotified: true, organisationSharing: false))
+            let preview = try await api.page(.post, "/ui/settings/formula", cookie: max, form: ["_csrf": mtoken, "source": "amount = 7", "action": "preview"])
+            #expect(preview.location?.hasPrefix("/ui/settings?preview=1") == true)
+            let previewPage = try await api.page(.get, preview.location!, cookie: max)
+            #expect(previewPage.body.contains("Preview,") && previewPage.body.contains("amount = 7"))
+            let versions = service.view.account.formulas.count
+            let published = try await api.page(.post, "/ui/settings/formula", cookie: max,
+                                               form: ["_csrf": mtoken, "source": "amount = 7", "action": "publish", "effectiveFrom": "2030-01-01", "note": "flat seven"])
+            #expect(published.location?.contains("done=") == true, "\(published.location ?? "")")
+            #expect(service.view.account.formulas.count == versions + 1)
+            let broken = try await api.page(.get, "/ui/settings?preview=1&source=amount%20%3D%20%28", cookie: max)
+            #expect(broken.body.contains("does not work"))
+        }
+    }
 }

@@ -28,6 +28,7 @@ extension DeskService {
     func addWebRoutes(to router: Router<DeskContext>) {
         let renderer = WebRenderer()
         addReportPages(to: router, renderer: renderer)
+        addAdminPages(to: router, renderer: renderer)
         let secure = options.secureCookies
 
         @Sendable func requireSession(_ req: Request) async throws -> WebSession {

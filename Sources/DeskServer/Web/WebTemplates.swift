@@ -4,6 +4,7 @@ enum WebTemplates {
     static let all: [String: String] = [
         "layout": layout, "signin": signin, "chronicle": chronicle, "ticket": ticket, "portal": portal,
         "portalTicket": portalTicket, "message": message, "reports": reports, "audit": audit,
+        "queues": queues, "contacts": contacts, "settings": settings,
     ]
 
     static let layout = """
@@ -56,7 +57,8 @@ enum WebTemplates {
       {{#signedIn}}
       <nav>
         {{#staff}}<a href="/ui/chronicle">Chronicle</a><a href="/ui/chronicle?unaccepted=true">Unaccepted</a><a href="/ui/chronicle?mine=true">Mine</a>{{/staff}}
-        {{#manager}}<a href="/ui/reports">Reports</a>{{/manager}}
+        {{#staff}}<a href="/ui/queues">Queues</a><a href="/ui/contacts">Contacts</a>{{/staff}}
+        {{#manager}}<a href="/ui/reports">Reports</a><a href="/ui/settings">Settings</a>{{/manager}}
         {{#client}}<a href="/ui/portal">My tickets</a>{{/client}}
       </nav>
       <span class="who">{{name}}</span>
