@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import HTTPTypes
+import SupportDesk
 import Testing
 
 /// One page request's answer.
@@ -209,6 +210,9 @@ struct WebTests {
         try await serve(service) { api in
             let t = try await api.setUp()
             _ = try await api.post("/commands", Desk.adminToken, #"{"buyPremiumQuota":{"organisation":"acme","tickets":1,"note":null}}"#)
+            _ = try await service.processor.execute(Command(actor: .staff("admin"), .defineCalendar(.twentyFourSeven(id: "all"))))
+            _ = try await service.processor.execute(Command(actor: .staff("admin"), .defineSLATier(
+                SLATier(id: "std", name: "Standard", calendarId: "all", reactionHours: 2, resolutionHours: 8), isDefault: true)))
             let premium = try await api.post("/tickets", t.ivan, #"{"subject":"Urgent outage","body":"All down","premium":true}"#)
             let normal = try await api.post("/tickets", t.other, #"{"subject":"Small question","body":"How to?"}"#)
             let p = try #require(premium.object["ticket"] as? Int), n = try #require(normal.object["ticket"] as? Int)
@@ -220,6 +224,9 @@ struct WebTests {
             let premiumSection = queues.body.components(separatedBy: "<h2>Normal</h2>")[0]
             #expect(premiumSection.contains("Urgent outage") && !premiumSection.contains("Small question"))
             #expect(queues.body.contains("#\(n)") && queues.body.contains("#\(p)"))
+            // The ticket page counts the SLA down in business hours of the tier's calendar.
+            let ticketPage = try await api.page(.get, "/ui/tickets/\(p)", cookie: anna)
+            #expect(ticketPage.body.contains("SLA Standard") && ticketPage.body.contains("business h left"), "\(ticketPage.body.prefix(2000))")
 
             // Contacts: by phone in another format, by ticket number, by name.
             let byPhone = try await api.page(.get, "/ui/contacts?q=84951234567".replacingOccurrences(of: "8495", with: "%2B7495"), cookie: anna)

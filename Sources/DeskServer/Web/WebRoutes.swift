@@ -144,6 +144,15 @@ extension DeskService {
                  "notify": c.notify.map { self.displayName($0) }.joined(separator: ", "), "ticket": n,
                  "attachments": c.attachments.map { ["sha256": $0.sha256, "filename": $0.filename, "size": $0.size, "ticket": n] as [String: Any] }]
             }
+            // SLA due times counting down in business time of the ticket's calendar.
+            let account = self.view.account
+            let calendar = t.tierId.flatMap { account.tiers[$0] }.flatMap { account.calendars[$0.calendarId] } ?? .twentyFourSeven()
+            let now = self.clock.now()
+            func left(_ due: Date?, done: Bool) -> String {
+                guard let due, !done, t.status.isOpen else { return "" }
+                if now >= due { return "overdue by \(String(format: "%.1f", Double(calendar.businessSeconds(from: due, to: now)) / 3600)) business h" }
+                return "\(String(format: "%.1f", Double(calendar.businessSeconds(from: now, to: due)) / 3600)) business h left"
+            }
             let last = t.comments.last { !$0.isInternal }
             let recipients = (last?.notify ?? []).filter { $0.contactId != nil }.map { self.displayName($0) }
             let q = req.uri.queryParameters
@@ -154,6 +163,7 @@ extension DeskService {
                 "responsible": t.responsible.map { self.displayName(.staff($0)) } ?? "nobody yet",
                 "reactionDue": t.reactionDue.map(Web.time) ?? "", "resolutionDue": t.resolutionDue.map(Web.time) ?? "",
                 "breached": d.reactionBreached || d.resolutionBreached, "comments": comments,
+                "reactionLeft": left(t.reactionDue, done: t.firstResponseAt != nil), "resolutionLeft": left(t.resolutionDue, done: t.resolvedAt != nil),
                 "defaultRecipients": recipients.isEmpty ? d.contactName : recipients.joined(separator: ", "),
                 "statusChoices": ["waiting-for-client", "postponed", "resolved", "accepted", "reopened"],
                 "notice": q.get("done") ?? "", "error": q.get("error") ?? "", "liveTypes": Self.liveTypes,

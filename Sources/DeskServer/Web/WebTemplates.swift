@@ -137,7 +137,7 @@ enum WebTemplates {
           <form class="inline" method="post" action="/ui/tickets/{{number}}/accept"><input type="hidden" name="_csrf" value="{{csrf}}"><button>Accept</button></form>{{/unaccepted}}
       </div>
       <div class="muted">Client: {{contactName}}{{#organisationName}} · {{organisationName}}{{/organisationName}}{{#tierName}} · SLA {{tierName}}{{/tierName}}</div>
-      <div class="muted">Responsible: {{responsible}}{{#reactionDue}} · reaction due {{reactionDue}}{{/reactionDue}}{{#resolutionDue}} · resolution due {{resolutionDue}}{{/resolutionDue}}
+      <div class="muted">Responsible: {{responsible}}{{#reactionDue}} · reaction due {{reactionDue}}{{#reactionLeft}} (<strong>{{reactionLeft}}</strong>){{/reactionLeft}}{{/reactionDue}}{{#resolutionDue}} · resolution due {{resolutionDue}}{{#resolutionLeft}} (<strong>{{resolutionLeft}}</strong>){{/resolutionLeft}}{{/resolutionDue}}
         {{#breached}}<span class="badge overdue">SLA breached</span>{{/breached}}</div>
     </div>
     {{#comments}}
