@@ -261,4 +261,45 @@ struct WebTests {
             #expect(broken.body.contains("does not work"))
         }
     }
+
+    @Test("files ride along with the portal's new-ticket form and the staff reply (multipart/form-data), and download only where visible")
+    func fileUploads() async throws {
+        let desk = Desk()
+        let service = try await desk.open()
+        defer { service.close() }
+        try await serve(service) { api in
+            let t = try await api.setUp()
+            let ivan = try await api.signIn(t.ivan)
+            let portal = try await api.page(.get, "/ui/portal", cookie: ivan)
+            let token = try #require(csrf(in: portal.body))
+            let boundary = "----hdtest\(UUID().uuidString)"
+            func part(_ name: String, _ value: String) -> String {
+                "--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)\r\n"
+            }
+            let body = part("_csrf", token) + part("subject", "Screen is blank") + part("body", "See the photo")
+                + "--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"screen.png\"\r\nContent-Type: image/png\r\n\r\n"
+                + "PNG-BYTES-\u{1}\u{2}\r\n--\(boundary)--\r\n"
+            let r = try await api.client.execute(uri: "/ui/portal/new", method: .post,
+                                                 headers: [.cookie: "hd_session=\(ivan)", .contentType: "multipart/form-data; boundary=\(boundary)"],
+                                                 body: ByteBuffer(string: body)) { r in (Int(r.status.code), r.headers[.location]) }
+            #expect(r.0 == 303, "\(r)")
+            let n = try #require(r.1.flatMap { Int($0.split(separator: "/").last ?? "") })
+            let detail = try #require(service.view.ticketDetail(n, now: Date()))
+            let file = try #require(detail.ticket.comments.first?.attachments.first)
+            #expect(file.filename == "screen.png" && file.contentType == "image/png" && file.size == 12)
+            let page = try await api.page(.get, "/ui/portal/\(n)", cookie: ivan)
+            #expect(page.body.contains("screen.png"))
+            let download = try await api.page(.get, "/attachments/\(file.sha256)?ticket=\(n)", cookie: ivan)
+            #expect(download.status == 200 && download.body.hasPrefix("PNG-BYTES-"))
+            let gina = try await api.signIn(t.other)
+            #expect(try await api.page(.get, "/attachments/\(file.sha256)?ticket=\(n)", cookie: gina).status == 404)
+            // A forged form (no CSRF value) stores no ticket.
+            let before = service.view.openTickets(now: Date()).count
+            let forged = part("subject", "x") + part("body", "y") + "--\(boundary)--\r\n"
+            let f = try await api.client.execute(uri: "/ui/portal/new", method: .post,
+                                                 headers: [.cookie: "hd_session=\(ivan)", .contentType: "multipart/form-data; boundary=\(boundary)"],
+                                                 body: ByteBuffer(string: forged)) { Int($0.status.code) }
+            #expect(f == 403 && service.view.openTickets(now: Date()).count == before)
+        }
+    }
 }

@@ -52,6 +52,28 @@ extension DeskService {
             guard f["_csrf"]?.first == s.csrf else { throw APIError(.forbidden, "csrf", "the form is stale or not from this site; reload the page") }
             return f.compactMapValues(\.first)
         }
+        /// A form that may carry files (`multipart/form-data`): its fields, and each file stored in the blob
+        /// store as an attachment (at most the attachment limit each, after the CSRF check).
+        @Sendable func formWithFiles(_ req: Request, _ s: WebSession) async throws -> ([String: String], [AttachmentRef]) {
+            let type = req.headers[.contentType] ?? ""
+            guard type.lowercased().hasPrefix("multipart/form-data") else { return (try await form(req, s), []) }
+            let limit = self.options.mailLimits.maxAttachmentBytes + 64 * 1024
+            let body: ByteBuffer
+            do { body = try await req.body.collect(upTo: limit) } catch {
+                throw APIError(.contentTooLarge, "too-large", "a file is at most \(self.options.mailLimits.maxAttachmentBytes) bytes")
+            }
+            let parts = Web.multipart(Array(buffer: body), contentType: type)
+            var fields: [String: String] = [:]
+            for p in parts where p.filename == nil { fields[p.name] = String(decoding: p.data, as: UTF8.self) }
+            guard fields["_csrf"] == s.csrf else { throw APIError(.forbidden, "csrf", "the form is stale or not from this site; reload the page") }
+            var files: [AttachmentRef] = []
+            for p in parts where p.filename?.isEmpty == false && !p.data.isEmpty {
+                let name = String(p.filename!.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last ?? "file").prefix(255)
+                let (sha, size) = try self.blobs.put(p.data)
+                files.append(AttachmentRef(sha256: sha, filename: String(name), contentType: p.contentType ?? "application/octet-stream", size: size))
+            }
+            return (fields, files)
+        }
         @Sendable func run(_ body: CommandBody, _ s: WebSession) async -> String? {
             do {
                 _ = try await execute(body, as: s.principal, idempotencyKey: nil, expectedVersion: nil)
@@ -183,9 +205,9 @@ extension DeskService {
         router.post("/ui/tickets/{n}/comment") { req, ctx in
             let s = try await requireStaffSession(req)
             let n = try ctx.parameters.require("n", as: Int.self)
-            let f = try await form(req, s)
+            let (f, files) = try await formWithFiles(req, s)
             let body = CommandBody.comment(ticket: n, text: f["text"] ?? "", internal: f["internal"] == "true", notify: nil,
-                                           attachments: [], channel: nil, externalId: nil)
+                                           attachments: files, channel: nil, externalId: nil)
             return back(n, await run(body, s), done: f["internal"] == "true" ? "Internal comment added." : "Answer sent.")
         }
         router.post("/ui/tickets/{n}/status") { req, ctx in
@@ -218,8 +240,8 @@ extension DeskService {
         }
         router.post("/ui/portal/new") { req, _ in
             let s = try await requireClientSession(req)
-            let f = try await form(req, s)
-            let open = OpenTicket(channel: .portal, subject: f["subject"] ?? "", body: f["body"] ?? "")
+            let (f, files) = try await formWithFiles(req, s)
+            let open = OpenTicket(channel: .portal, subject: f["subject"] ?? "", body: f["body"] ?? "", attachments: files)
             do {
                 let o = try await self.execute(.openTicket(open), as: s.principal, idempotencyKey: nil, expectedVersion: nil)
                 return Web.redirect("/ui/portal/\(o.ticket ?? 0)")
@@ -245,8 +267,8 @@ extension DeskService {
         router.post("/ui/portal/{n}/reply") { req, ctx in
             let s = try await requireClientSession(req)
             let n = try ctx.parameters.require("n", as: Int.self)
-            let f = try await form(req, s)
-            if let error = await run(.comment(ticket: n, text: f["text"] ?? "", internal: false, notify: nil, attachments: [],
+            let (f, files) = try await formWithFiles(req, s)
+            if let error = await run(.comment(ticket: n, text: f["text"] ?? "", internal: false, notify: nil, attachments: files,
                                               channel: .portal, externalId: nil), s) {
                 return page("message", "Not sent", s, ["heading": "Not sent", "kind": "error", "text": error, "back": "/ui/portal/\(n)"],
                             status: .unprocessableContent)

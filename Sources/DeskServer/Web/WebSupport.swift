@@ -58,6 +58,60 @@ enum Web {
         return out
     }
 
+    /// One part of a `multipart/form-data` body.
+    struct FormPart {
+        var name: String
+        var filename: String?
+        var contentType: String?
+        var data: ArraySlice<UInt8>
+    }
+
+    /// Parses `multipart/form-data` (RFC 7578): parts between `--boundary` lines, each with its
+    /// Content-Disposition name (and filename, for files). Malformed parts are skipped.
+    static func multipart(_ body: [UInt8], contentType: String) -> [FormPart] {
+        guard let b = contentType.split(separator: ";").map({ $0.trimmingPrefix(while: { $0 == " " }) })
+            .first(where: { $0.lowercased().hasPrefix("boundary=") })?.dropFirst(9) else { return [] }
+        let boundary = Array(("--" + b.trimmingCharacters(in: CharacterSet(charactersIn: "\""))).utf8)
+        func find(_ needle: [UInt8], from: Int) -> Int? {
+            guard needle.count <= body.count else { return nil }
+            var i = from
+            while i + needle.count <= body.count {
+                if body[i] == needle[0], body[i..<(i + needle.count)].elementsEqual(needle) { return i }
+                i += 1
+            }
+            return nil
+        }
+        var parts: [FormPart] = []
+        guard var start = find(boundary, from: 0) else { return [] }
+        while true {
+            var p = start + boundary.count
+            if p + 1 < body.count, body[p] == 0x2D, body[p + 1] == 0x2D { break }  // closing delimiter
+            if p + 1 < body.count, body[p] == 13, body[p + 1] == 10 { p += 2 }
+            guard let next = find([13, 10] + boundary, from: p) else { break }
+            if let headerEnd = find([13, 10, 13, 10], from: p), headerEnd < next {
+                let headers = String(decoding: body[p..<headerEnd], as: UTF8.self)
+                var name: String?, filename: String?, type: String?
+                for line in headers.components(separatedBy: "\r\n") {
+                    let lower = line.lowercased()
+                    if lower.hasPrefix("content-disposition:") {
+                        for param in line.split(separator: ";").dropFirst() {
+                            let kv = param.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                            guard kv.count == 2 else { continue }
+                            let value = kv[1].trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+                            if kv[0].lowercased() == "name" { name = value }
+                            if kv[0].lowercased() == "filename" { filename = value }
+                        }
+                    } else if lower.hasPrefix("content-type:") {
+                        type = line.dropFirst("content-type:".count).trimmingCharacters(in: .whitespaces)
+                    }
+                }
+                if let name { parts.append(FormPart(name: name, filename: filename, contentType: type, data: body[(headerEnd + 4)..<next])) }
+            }
+            start = next + 2
+        }
+        return parts
+    }
+
     static func redirect(_ location: String, cookie: String? = nil) -> Response {
         var headers: HTTPFields = [.location: location]
         if let cookie { headers[.setCookie] = cookie }

@@ -149,10 +149,11 @@ enum WebTemplates {
       {{#attachments}}<div><a href="/attachments/{{sha256}}?ticket={{ticket}}">{{filename}}</a> <span class="muted">({{size}} bytes)</span></div>{{/attachments}}
     </div>
     {{/comments}}
-    <form class="card" method="post" action="/ui/tickets/{{number}}/comment">
+    <form class="card" method="post" action="/ui/tickets/{{number}}/comment" enctype="multipart/form-data">
       <input type="hidden" name="_csrf" value="{{csrf}}">
       <label for="text">Reply</label>
-      <textarea id="text" name="text" required></textarea>
+      <textarea id="text" name="text"></textarea>
+      <label for="file">Attach files</label><input id="file" name="file" type="file" multiple>
       <fieldset><legend>Who receives it</legend>
         <label><input type="radio" name="internal" value="false" checked> To the client — {{defaultRecipients}}</label>
         <label><input type="radio" name="internal" value="true"> Internal — staff only</label>
@@ -195,11 +196,12 @@ enum WebTemplates {
     </div>
     {{/tickets}}
     {{^tickets}}<p class="muted">No tickets yet.</p>{{/tickets}}
-    <form class="card" method="post" action="/ui/portal/new">
+    <form class="card" method="post" action="/ui/portal/new" enctype="multipart/form-data">
       <input type="hidden" name="_csrf" value="{{csrf}}">
       <strong>New ticket</strong>
       <label for="subject">Subject</label><input id="subject" name="subject" required style="width:100%">
       <label for="body">What happened?</label><textarea id="body" name="body" required></textarea>
+      <label for="file">Attach files (screenshots, logs)</label><input id="file" name="file" type="file" multiple>
       <p><button>Send</button></p>
     </form>
     """
@@ -221,9 +223,10 @@ enum WebTemplates {
       {{/fromStaff}}
     </div>
     {{/comments}}
-    <form class="card" method="post" action="/ui/portal/{{number}}/reply">
+    <form class="card" method="post" action="/ui/portal/{{number}}/reply" enctype="multipart/form-data">
       <input type="hidden" name="_csrf" value="{{csrf}}">
-      <label for="text">Reply</label><textarea id="text" name="text" required></textarea>
+      <label for="text">Reply</label><textarea id="text" name="text"></textarea>
+      <label for="file">Attach files</label><input id="file" name="file" type="file" multiple>
       <p><button>Send</button></p>
     </form>
     """
