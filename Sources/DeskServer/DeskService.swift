@@ -7,6 +7,7 @@ import MailDesk
 import Projections
 import ServiceLifecycle
 import SupportDesk
+import Synchronization
 
 /// Who is asking, once their bearer token is checked.
 public struct Principal: Sendable, Hashable {
@@ -36,6 +37,8 @@ public struct ServerOptions: Sendable {
     /// Session cookies with `Secure` (browsers send them over https and to localhost only); turn off
     /// only for plain http beyond localhost.
     public var secureCookies = true
+    /// Seconds between keep-alive comments on `/live` streams.
+    public var liveHeartbeat: TimeInterval = 15
 
     public init(dataDirectory: URL) { self.dataDirectory = dataDirectory }
 }
@@ -53,6 +56,10 @@ public final class DeskService: Sendable {
     public let intake: MailIntake
     public let sender: MailSender?
     let metrics = ServerMetrics()
+    /// Who has a ticket page open right now (its live stream), for "also viewing".
+    let viewers = Viewers()
+    /// What each staff member has seen: the Chronicle's unread marks.
+    let seen = SeenMarks()
 
     /// Opens (and on an empty folder creates) the desk. Returns the first admin's token when it created one.
     public static func open(_ options: ServerOptions, clock: any DeskClock = SystemClock(),
@@ -92,8 +99,10 @@ public final class DeskService: Sendable {
             let sender = options.mailSender.map {
                 MailSender(processor: processor, outbox: outbox, runner: runner, blobs: blobs, token: token, options: $0, clock: clock)
             }
-            return (DeskService(store: store, processor: processor, view: view, runner: runner, clock: clock, options: options,
-                                outbox: outbox, blobs: blobs, intake: intake, sender: sender), firstToken)
+            let service = DeskService(store: store, processor: processor, view: view, runner: runner, clock: clock, options: options,
+                                      outbox: outbox, blobs: blobs, intake: intake, sender: sender)
+            try service.seen.load(store)
+            return (service, firstToken)
         } catch {
             store.close()
             throw error
@@ -183,5 +192,57 @@ struct MailSenderService: Service {
     let sender: MailSender
     func run() async throws {
         await cancelWhenGracefulShutdown { await sender.run() }
+    }
+}
+
+/// Staff with a ticket page open (counted per open live stream).
+final class Viewers: Sendable {
+    private let state = Mutex<[TicketNumber: [StaffId: Int]]>([:])
+    func enter(_ n: TicketNumber, _ staff: StaffId) { state.withLock { $0[n, default: [:]][staff, default: 0] += 1 } }
+    func leave(_ n: TicketNumber, _ staff: StaffId) {
+        state.withLock {
+            let left = ($0[n]?[staff] ?? 1) - 1
+            $0[n]?[staff] = left > 0 ? left : nil
+            if $0[n]?.isEmpty == true { $0[n] = nil }
+        }
+    }
+    func on(_ n: TicketNumber) -> [StaffId] { state.withLock { ($0[n] ?? [:]).keys.sorted() } }
+}
+
+/// The log position of the last activity each staff member saw on each ticket (opening its page marks
+/// it read). Page state, not desk history: kept in the side database `web.seen`, not in the log.
+final class SeenMarks: Sendable {
+    static let db = "web.seen"
+    private let state = Mutex<[StaffId: [TicketNumber: UInt64]]>([:])
+
+    static func key(_ staff: StaffId, _ n: TicketNumber) -> [UInt8] {
+        Array(staff.utf8) + [0] + withUnsafeBytes(of: UInt64(n).bigEndian) { Array($0) }
+    }
+
+    func load(_ store: any EventStore) throws {
+        var loaded: [StaffId: [TicketNumber: UInt64]] = [:]
+        try store.read { r in
+            try r.scan(Self.db, from: []) { k, v in
+                guard let zero = k.firstIndex(of: 0), k.count == zero + 9, v.count == 8 else { return true }
+                let staff = String(decoding: UnsafeRawBufferPointer(rebasing: k[..<zero]), as: UTF8.self)
+                let n = Int(UInt64(bigEndian: UnsafeRawBufferPointer(rebasing: k[(zero + 1)...]).loadUnaligned(as: UInt64.self)))
+                loaded[staff, default: [:]][n] = UInt64(bigEndian: v.loadUnaligned(as: UInt64.self))
+                return true
+            }
+        }
+        state.withLock { $0 = loaded }
+    }
+
+    func seen(_ staff: StaffId, _ n: TicketNumber) -> UInt64 { state.withLock { $0[staff]?[n] ?? 0 } }
+
+    func mark(_ staff: StaffId, _ n: TicketNumber, upTo sequence: UInt64, in store: any EventStore) async {
+        let changed = state.withLock { s -> Bool in
+            guard (s[staff]?[n] ?? 0) < sequence else { return false }
+            s[staff, default: [:]][n] = sequence
+            return true
+        }
+        guard changed else { return }
+        let key = Self.key(staff, n), value = withUnsafeBytes(of: sequence.bigEndian) { Array($0) }
+        _ = try? await store.write { w in try w.put(key, value, in: Self.db) }
     }
 }

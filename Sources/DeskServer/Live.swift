@@ -38,7 +38,24 @@ extension DeskService {
             }
             continuation.finish()
         }
-        continuation.onTermination = { _ in task.cancel() }
+        // A comment line every `liveHeartbeat` seconds keeps proxies from closing the stream and lets the
+        // server notice a reader that has gone (the write fails and the stream ends).
+        let beat = options.liveHeartbeat
+        let heartbeat = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(nanoseconds: UInt64(beat * 1e9))
+                if Task.isCancelled { break }
+                continuation.yield(ByteBuffer(string: ": keep-alive\n\n"))
+            }
+        }
+        // A staff member's open ticket page counts as viewing it for as long as its stream lasts.
+        if let n = ticket, case .staff(let id) = principal.party, max == Int.max {
+            viewers.enter(n, id)
+            let viewers = self.viewers
+            continuation.onTermination = { _ in task.cancel(); heartbeat.cancel(); viewers.leave(n, id) }
+        } else {
+            continuation.onTermination = { _ in task.cancel(); heartbeat.cancel() }
+        }
         let body = ResponseBody(asyncSequence: stream)
         return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
     }

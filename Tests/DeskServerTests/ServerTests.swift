@@ -18,6 +18,7 @@ final class Desk: @unchecked Sendable {
         o.adminToken = Self.adminToken
         o.maxBodyBytes = 64 * 1024
         o.mailSender = nil  // the mail tests switch it on with a test sendmail
+        o.liveHeartbeat = 0.2
         return try await DeskService.open(o).0
     }
 

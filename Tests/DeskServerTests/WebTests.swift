@@ -42,6 +42,20 @@ extension API {
     }
 }
 
+/// Opens a streaming GET on a raw socket (a browser's open EventSource) and returns the socket.
+func openStream(port: Int, path: String, cookie: String) throws -> Int32 {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = in_port_t(UInt16(port).bigEndian)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+    guard rc == 0 else { close(fd); throw POSIXError(.ECONNREFUSED) }
+    let request = "GET \(path) HTTP/1.1\r\nHost: localhost\r\nCookie: hd_session=\(cookie)\r\nAccept: text/event-stream\r\n\r\n"
+    _ = request.withCString { send(fd, $0, strlen($0), 0) }
+    return fd
+}
+
 /// The `_csrf` value in a page's first form.
 func csrf(in html: String) -> String? {
     guard let r = html.range(of: #"name="_csrf" value=""#) else { return nil }
@@ -102,7 +116,24 @@ struct WebTests {
             let ivanToken = try #require(csrf(in: mine.body))
             let reply = try await api.page(.post, "/ui/portal/\(n)/reply", cookie: ivan, form: ["_csrf": ivanToken, "text": "Done, thanks"])
             #expect(reply.status == 303)
+            // Ivan's reply is new activity for Anna until she opens the ticket.
+            let unread = try await api.page(.get, "/ui/chronicle", cookie: anna)
+            #expect(unread.body.contains("badge unread"), "the Chronicle marks the ticket unread")
             #expect(try await api.page(.get, "/ui/tickets/\(n)", cookie: anna).body.contains("Done, thanks"))
+            #expect(!(try await api.page(.get, "/ui/chronicle", cookie: anna).body.contains("badge unread")))
+
+            // Who else is viewing: Boris's open ticket page (its live stream) shows up for Anna, and goes when he leaves.
+            let boris = try await api.signIn(t.boris)
+            let port = try #require(api.client.port)
+            let stream = try openStream(port: port, path: "/live?ticket=\(n)", cookie: boris)
+            try await waitFor("Boris to be seen viewing") {
+                try await api.page(.get, "/ui/tickets/\(n)/viewers", cookie: anna).body.contains("Boris")
+            }
+            #expect(try await api.page(.get, "/ui/tickets/\(n)", cookie: anna).body.contains("Also viewing now: <span id=\"viewers\">Boris"))
+            close(stream)
+            try await waitFor("Boris to leave") {
+                !(try await api.page(.get, "/ui/tickets/\(n)/viewers", cookie: anna).body.contains("Boris"))
+            }
             let rated = try await api.page(.post, "/ui/portal/\(n)/rate", cookie: ivan, form: ["_csrf": ivanToken, "comment": "3", "score": "5"])
             #expect(rated.status == 303, "\(rated.body)")
 

@@ -141,8 +141,10 @@ extension DeskService {
             f.premiumFirst = q.get("premiumFirst") == "true"
             f.status = q.get("status").flatMap { TicketStatus(rawValue: $0) }
             let items = self.view.staffFeed(staff: s.principal.party.staffId ?? "", filter: f, now: self.clock.now(), limit: 100)
+            let me = s.principal.party.staffId ?? ""
             let rows: [[String: Any]] = items.map { i in
                 ["number": i.number, "subject": i.subject, "status": i.status.rawValue, "marker": i.marker.rawValue,
+                 "unread": i.activity.sequence > self.seen.seen(me, i.number) && i.activity.actor != "staff:\(me)",
                  "premium": i.premium, "overdue": i.overdue, "unaccepted": i.unaccepted, "csrf": s.csrf,
                  "responsible": i.responsible.map { self.displayName(.staff($0)) } ?? "", "level": i.level.rawValue,
                  "activityType": i.activity.type, "activityAt": Web.time(i.activity.at)]
@@ -178,7 +180,11 @@ extension DeskService {
             let last = t.comments.last { !$0.isInternal }
             let recipients = (last?.notify ?? []).filter { $0.contactId != nil }.map { self.displayName($0) }
             let q = req.uri.queryParameters
+            let me = s.principal.party.staffId ?? ""
+            if let seq = d.activity?.sequence { await self.seen.mark(me, n, upTo: seq, in: self.store) }
+            let others = self.viewers.on(n).filter { $0 != me }.map { self.displayName(.staff($0)) }
             return page("ticket", "#\(n) \(t.subject)", s, [
+                "viewers": others.joined(separator: ", "),
                 "number": n, "subject": t.subject, "status": t.status.rawValue, "level": t.level.rawValue, "premium": t.premium,
                 "unaccepted": t.responsible == nil && t.status.isOpen, "csrf": s.csrf, "contactName": d.contactName,
                 "organisationName": d.organisationName ?? "", "tierName": d.tierName ?? "",
@@ -190,6 +196,12 @@ extension DeskService {
                 "statusChoices": ["waiting-for-client", "postponed", "resolved", "accepted", "reopened"],
                 "notice": q.get("done") ?? "", "error": q.get("error") ?? "", "liveTypes": Self.liveTypes,
             ])
+        }
+        router.get("/ui/tickets/{n}/viewers") { req, ctx in
+            let s = try await requireStaffSession(req)
+            let n = try ctx.parameters.require("n", as: Int.self)
+            let me = s.principal.party.staffId ?? ""
+            return try jsonResponse(self.viewers.on(n).filter { $0 != me }.map { self.displayName(.staff($0)) })
         }
         @Sendable func back(_ n: Int, _ error: String?, done: String) -> Response {
             let q = error.map { "error=" + ($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "") }

@@ -33,6 +33,7 @@ enum WebTemplates {
     .badge.unaccepted { background:#fde7e5; border-color:#f3b7b1; color:var(--warn); }
     .badge.overdue { background:var(--warn); color:#fff; border-color:var(--warn); }
     .badge.premium { background:#efe3ff; border-color:#cdb3f5; }
+    .badge.unread { background:var(--accent); border-color:var(--accent); color:#fff; } .card.unread a strong { font-weight:800; }
     .status-closed { opacity:.75; } .marker-unanswered { border-left:4px solid var(--warn); } .marker-answered { border-left:4px solid var(--ok); }
     .marker-postponed { border-left:4px solid #c79a00; } .marker-closed { border-left:4px solid var(--line); }
     .comment.internal { background:var(--internal); border-style:dashed; }
@@ -100,8 +101,9 @@ enum WebTemplates {
     </form>
     <div id="feed" data-live="/live">
     {{#items}}
-    <div class="card marker-{{marker}} status-{{status}}">
+    <div class="card marker-{{marker}} status-{{status}} {{#unread}}unread{{/unread}}">
       <div class="row">
+        {{#unread}}<span class="badge unread" title="new activity since you last opened it">new</span>{{/unread}}
         <a href="/ui/tickets/{{number}}"><strong>#{{number}}</strong> {{subject}}</a>
         <span class="badge">{{status}}</span>
         {{#premium}}<span class="badge premium">premium</span>{{/premium}}
@@ -136,6 +138,7 @@ enum WebTemplates {
         {{#unaccepted}}<span class="badge unaccepted">Unaccepted</span>
           <form class="inline" method="post" action="/ui/tickets/{{number}}/accept"><input type="hidden" name="_csrf" value="{{csrf}}"><button>Accept</button></form>{{/unaccepted}}
       </div>
+      <div class="muted" aria-live="polite">Also viewing now: <span id="viewers">{{viewers}}{{^viewers}}nobody else{{/viewers}}</span></div>
       <div class="muted">Client: {{contactName}}{{#organisationName}} · {{organisationName}}{{/organisationName}}{{#tierName}} · SLA {{tierName}}{{/tierName}}</div>
       <div class="muted">Responsible: {{responsible}}{{#reactionDue}} · reaction due {{reactionDue}}{{#reactionLeft}} (<strong>{{reactionLeft}}</strong>){{/reactionLeft}}{{/reactionDue}}{{#resolutionDue}} · resolution due {{resolutionDue}}{{#resolutionLeft}} (<strong>{{resolutionLeft}}</strong>){{/resolutionLeft}}{{/resolutionDue}}
         {{#breached}}<span class="badge overdue">SLA breached</span>{{/breached}}</div>
@@ -183,6 +186,11 @@ enum WebTemplates {
       var es = new EventSource('/live?ticket={{number}}');
       var reload = function () { location.reload(); };
       {{{liveTypes}}}.forEach(function (t) { es.addEventListener(t, reload); });
+      setInterval(function () {
+        fetch('/ui/tickets/{{number}}/viewers', { credentials: 'same-origin' }).then(function (r) { return r.json(); }).then(function (names) {
+          document.getElementById('viewers').textContent = names.length ? names.join(', ') : 'nobody else';
+        }).catch(function () {});
+      }, 10000);
     })();
     </script>
     """
