@@ -148,6 +148,19 @@ struct WebTests {
             // Staff pages answer a staff member's cookie only; the portal sends staff to the Chronicle.
             #expect(try await api.page(.get, "/ui/portal", cookie: anna).location == "/ui/chronicle")
 
+            // The ticket's other actions from its page: classify, level, time; a bad one says why.
+            let classified = try await api.page(.post, "/ui/tickets/\(n)/action", cookie: anna,
+                                                form: ["_csrf": token, "action": "classify", "type": "incident", "criticality": "high", "complexity": "3"])
+            #expect(classified.location?.contains("done=Classified") == true, "\(classified.location ?? "")")
+            _ = try await api.page(.post, "/ui/tickets/\(n)/action", cookie: anna, form: ["_csrf": token, "action": "level", "level": "2"])
+            _ = try await api.page(.post, "/ui/tickets/\(n)/action", cookie: anna, form: ["_csrf": token, "action": "time", "minutes": "25"])
+            let badMerge = try await api.page(.post, "/ui/tickets/\(n)/action", cookie: anna, form: ["_csrf": token, "action": "merge", "into": "\(n)"])
+            #expect(badMerge.location?.contains("error=") == true)
+            let worked = try #require(service.view.ticketDetail(n, now: Date())).ticket
+            #expect(worked.classification.type == .incident && worked.classification.criticality == .high && worked.level == .l2)
+            #expect(worked.loggedMinutes["anna"] == 25)
+            #expect(try await api.page(.get, "/ui/tickets/\(n)", cookie: anna).body.contains("incident · high · complexity 3"))
+
             // Close with the evaluation: payroll sees it.
             let closed = try await api.page(.post, "/ui/tickets/\(n)/close", cookie: anna,
                                             form: ["_csrf": token, "kind": "3", "volume": "long", "links": "1", "help": "none"])

@@ -1,3 +1,4 @@
+import BusinessTime
 import Foundation
 import Hummingbird
 import HTTPTypes
@@ -76,12 +77,10 @@ extension DeskService {
         }
         @Sendable func run(_ body: CommandBody, _ s: WebSession) async -> String? {
             do {
-                _ = try await execute(body, as: s.principal, idempotencyKey: nil, expectedVersion: nil)
+                _ = try await self.execute(body, as: s.principal, idempotencyKey: nil, expectedVersion: nil)
                 return nil
-            } catch let e as DomainError {
-                return e.message
             } catch {
-                return "\(error)"
+                return (error as? DomainError)?.message ?? "\(error)"
             }
         }
         @Sendable func page(_ template: String, _ title: String, _ s: WebSession?, _ values: [String: Any], status: HTTPResponse.Status = .ok) -> Response {
@@ -194,6 +193,12 @@ extension DeskService {
                 "reactionLeft": left(t.reactionDue, done: t.firstResponseAt != nil), "resolutionLeft": left(t.resolutionDue, done: t.resolvedAt != nil),
                 "defaultRecipients": recipients.isEmpty ? d.contactName : recipients.joined(separator: ", "),
                 "statusChoices": ["waiting-for-client", "postponed", "resolved", "accepted", "reopened"],
+                "types": TicketType.allCases.map(\.rawValue), "criticalities": Criticality.allCases.map(\.rawValue),
+                "staffChoices": self.view.account.staff.values.filter { $0.active && $0.role != .auditor }.sorted { $0.id < $1.id }
+                    .map { ["id": $0.id, "name": $0.name] as [String: Any] },
+                "classification": [t.classification.type?.rawValue, t.classification.criticality?.rawValue,
+                                   t.classification.complexity.map { "complexity \($0)" }, t.classification.category]
+                    .compactMap { $0 }.joined(separator: " · "),
                 "notice": q.get("done") ?? "", "error": q.get("error") ?? "", "liveTypes": Self.liveTypes,
             ])
         }
@@ -229,6 +234,45 @@ extension DeskService {
             guard let to = f["to"].flatMap(TicketStatus.init(rawValue:)) else { return back(n, "Choose a status.", done: "") }
             let until = to == .postponed ? self.clock.now().addingTimeInterval(24 * 3600) : nil
             return back(n, await run(.changeStatus(ticket: n, to: to, reason: nil, until: until), s), done: "Status changed to \(to.rawValue).")
+        }
+        // The ticket's other actions: classify, level, participants, split, merge, spam, time.
+        router.post("/ui/tickets/{n}/action") { req, ctx in
+            let s = try await requireStaffSession(req)
+            let n = try ctx.parameters.require("n", as: Int.self)
+            let f = try await form(req, s)
+            func opt(_ k: String) -> String? { f[k].flatMap { $0.isEmpty ? nil : $0 } }
+            let body: CommandBody
+            let done: String
+            switch f["action"] {
+            case "classify":
+                body = .classify(ticket: n, Classification(type: opt("type").flatMap(TicketType.init(rawValue:)),
+                                                           complexity: opt("complexity").flatMap(Int.init),
+                                                           criticality: opt("criticality").flatMap(Criticality.init(rawValue:)),
+                                                           category: opt("category"), plannedMinutes: opt("plannedMinutes").flatMap(Int.init),
+                                                           expectedDate: opt("expectedDate").flatMap(LocalDate.init)))
+                done = "Classified."
+            case "level":
+                body = .changeLevel(ticket: n, to: SupportLevel(rawValue: Int(f["level"] ?? "") ?? 0) ?? .l1)
+                done = "Level changed."
+            case "participant":
+                body = .addParticipant(ticket: n, staff: f["staff"] ?? "", role: f["role"] == "co-executor" ? .coExecutor : .participant)
+                done = "Added."
+            case "split":
+                body = .splitComment(ticket: n, comment: Int(f["comment"] ?? "") ?? 0, subject: opt("subject"))
+                done = "Split into a new ticket."
+            case "merge":
+                body = .mergeTicket(duplicate: n, into: Int(f["into"] ?? "") ?? 0)
+                done = "Merged."
+            case "spam":
+                body = .markSpam(ticket: n)
+                done = "Marked as spam."
+            case "time":
+                body = .logTime(ticket: n, minutes: Int(f["minutes"] ?? "") ?? 0, on: nil, note: opt("note"))
+                done = "Time logged."
+            default:
+                return back(n, "Unknown action.", done: "")
+            }
+            return back(n, await run(body, s), done: done)
         }
         router.post("/ui/tickets/{n}/close") { req, ctx in
             let s = try await requireStaffSession(req)

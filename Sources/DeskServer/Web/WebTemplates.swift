@@ -169,6 +169,34 @@ enum WebTemplates {
       <select id="to" name="to">{{#statusChoices}}<option value="{{.}}">{{.}}</option>{{/statusChoices}}</select>
       <button class="secondary">Change</button>
     </form>
+    <details class="card"><summary>More actions{{#classification}} — {{classification}}{{/classification}}</summary>
+      <form class="filters" method="post" action="/ui/tickets/{{number}}/action"><input type="hidden" name="_csrf" value="{{csrf}}">
+        <label>Type <select name="type"><option value="">—</option>{{#types}}<option>{{.}}</option>{{/types}}</select></label>
+        <label>Criticality <select name="criticality"><option value="">—</option>{{#criticalities}}<option>{{.}}</option>{{/criticalities}}</select></label>
+        <label>Complexity <input name="complexity" type="number" min="1" max="5"></label>
+        <label>Category <input name="category"></label>
+        <label>Planned minutes <input name="plannedMinutes" type="number" min="0"></label>
+        <label>Expected <input name="expectedDate" type="date"></label>
+        <button class="secondary" name="action" value="classify">Classify</button></form>
+      <form class="filters" method="post" action="/ui/tickets/{{number}}/action"><input type="hidden" name="_csrf" value="{{csrf}}">
+        <label>Support level <select name="level"><option value="1">L1</option><option value="2">L2</option><option value="3">L3</option></select></label>
+        <button class="secondary" name="action" value="level">Change level</button></form>
+      <form class="filters" method="post" action="/ui/tickets/{{number}}/action"><input type="hidden" name="_csrf" value="{{csrf}}">
+        <label>Add <select name="staff">{{#staffChoices}}<option value="{{id}}">{{name}}</option>{{/staffChoices}}</select></label>
+        <label>as <select name="role"><option value="participant">participant</option><option value="co-executor">co-executor</option></select></label>
+        <button class="secondary" name="action" value="participant">Add</button></form>
+      <form class="filters" method="post" action="/ui/tickets/{{number}}/action"><input type="hidden" name="_csrf" value="{{csrf}}">
+        <label>Split comment no. <input name="comment" type="number" min="1" required></label><label>into a ticket titled <input name="subject"></label>
+        <button class="secondary" name="action" value="split">Split</button></form>
+      <form class="filters" method="post" action="/ui/tickets/{{number}}/action"><input type="hidden" name="_csrf" value="{{csrf}}">
+        <label>Merge this duplicate into # <input name="into" type="number" min="1" required></label>
+        <button class="secondary" name="action" value="merge">Merge</button></form>
+      <form class="filters" method="post" action="/ui/tickets/{{number}}/action"><input type="hidden" name="_csrf" value="{{csrf}}">
+        <label>Log minutes <input name="minutes" type="number" min="1" required></label><label>Note <input name="note"></label>
+        <button class="secondary" name="action" value="time">Log time</button></form>
+      <form class="filters" method="post" action="/ui/tickets/{{number}}/action"><input type="hidden" name="_csrf" value="{{csrf}}">
+        <button class="secondary" name="action" value="spam">Mark as spam</button></form>
+    </details>
     <form class="card" method="post" action="/ui/tickets/{{number}}/close">
       <input type="hidden" name="_csrf" value="{{csrf}}">
       <strong>Close with the answer evaluation</strong>
