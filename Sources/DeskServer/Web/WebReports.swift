@@ -85,7 +85,7 @@ extension DeskService {
                  "resolved": g.resolved, "resolutionBreaches": g.resolutionBreaches, "meanReaction": hours(g.meanReactionHours),
                  "meanResolution": hours(g.meanResolutionHours), "within": percent(g.reactionWithinTarget)] as [String: Any]
             }
-            values["slaChart"] = Charts.shares(sla.byTier.map { (label: $0.group, share: $0.reactionWithinTarget ?? 0,
+            values["slaChart"] = Charts.shares(sla.byTier.filter { $0.reactionWithinTarget != nil }.map { (label: $0.group, share: $0.reactionWithinTarget ?? 0,
                                                                   detail: "\($0.tickets) tickets, \($0.reactionBreaches) late first reactions") },
                                                title: "Share of first reactions within the SLA, per tier")
             let load = self.view.load(from: from, to: to)
@@ -188,7 +188,7 @@ extension WebTemplates {
       <figure>{{{reactionChart}}}</figure>
     </section>
     <section class="card">
-      <h2>Load <span class="muted">({{opened}} tickets opened)</span></h2>
+      <h2>Load <span class="muted">(opened in the period: {{opened}})</span></h2>
       <figure>{{{hourChart}}}</figure>
       <figure>{{{weekdayChart}}}</figure>
       <figure>{{{dayChart}}}</figure>

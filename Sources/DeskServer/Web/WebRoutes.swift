@@ -12,6 +12,18 @@ extension DeskService {
     /// Activity types that refresh an open page (the mail sender's and intake's records do not).
     static let liveTypes = #"["TicketOpened","TicketAccepted","CommentAdded","StatusChanged","ParticipantAdded","ParticipantRemoved","TicketReassigned","TicketEscalated","TicketClassified","LevelChanged","CommentSplitOff","TicketMerged","MarkedAsSpam","AnswerEvaluated","AnswerRated","TimeLogged"]"#
 
+    /// Activity in words for the Chronicle.
+    static func activityText(_ a: Activity) -> String {
+        let words: [String: String] = [
+            "TicketOpened": "opened", "TicketAccepted": "accepted", "CommentAdded": "new comment", "StatusChanged": "status changed",
+            "ParticipantAdded": "participant added", "ParticipantRemoved": "participant removed", "TicketReassigned": "reassigned",
+            "TicketEscalated": "escalated", "TicketClassified": "classified", "LevelChanged": "level changed",
+            "CommentSplitOff": "comment split off", "TicketMerged": "merged", "DuplicateMergedIn": "duplicate merged in",
+            "MarkedAsSpam": "marked as spam", "TimeLogged": "time logged", "AnswerEvaluated": "answer evaluated", "AnswerRated": "answer rated",
+        ]
+        return words[a.type] ?? a.type
+    }
+
     func webSession(_ request: Request) async -> WebSession? {
         guard let token = Web.sessionToken(request), let p = await authenticate(token) else { return nil }
         if case .system = p.party { return nil }
@@ -92,6 +104,7 @@ extension DeskService {
             return Web.redirect(s.principal.isClient ? "/ui/portal" : "/ui/chronicle")
         }
         router.get("/ui") { _, _ in Web.redirect("/") }
+        router.get("/favicon.ico") { _, _ in Response(status: .noContent) }
 
         // Sign-in and sign-out.
         router.get("/ui/signin") { _, _ in page("signin", "Sign in", nil, [:]) }
@@ -146,7 +159,7 @@ extension DeskService {
                  "unread": i.activity.sequence > self.seen.seen(me, i.number) && i.activity.actor != "staff:\(me)",
                  "premium": i.premium, "overdue": i.overdue, "unaccepted": i.unaccepted, "csrf": s.csrf,
                  "responsible": i.responsible.map { self.displayName(.staff($0)) } ?? "", "level": i.level.rawValue,
-                 "activityType": i.activity.type, "activityAt": Web.time(i.activity.at)]
+                 "activityText": Self.activityText(i.activity), "activityAt": Web.time(i.activity.at)]
             }
             let statuses: [[String: Any]] = TicketStatus.allCases.map { ["value": $0.rawValue, "selected": f.status == $0] }
             return page("chronicle", "Chronicle", s, ["items": rows, "statuses": statuses, "mine": f.mine, "unaccepted": f.unaccepted,
@@ -164,6 +177,7 @@ extension DeskService {
             let t = d.ticket
             let comments: [[String: Any]] = t.comments.map { c in
                 ["number": c.number, "author": self.displayName(c.author), "at": Web.time(c.at), "internal": c.isInternal, "text": c.text,
+                 "fromClient": c.author.contactId != nil,
                  "notify": c.notify.map { self.displayName($0) }.joined(separator: ", "), "ticket": n,
                  "attachments": c.attachments.map { ["sha256": $0.sha256, "filename": $0.filename, "size": $0.size, "ticket": n] as [String: Any] }]
             }
@@ -184,6 +198,11 @@ extension DeskService {
             let others = self.viewers.on(n).filter { $0 != me }.map { self.displayName(.staff($0)) }
             return page("ticket", "#\(n) \(t.subject)", s, [
                 "viewers": others.joined(separator: ", "),
+                "open": t.status != .closed,
+                "evaluations": t.evaluations.sorted { $0.key < $1.key }.map { staff, e in
+                    ["staff": self.displayName(.staff(staff)), "kind": e.kind, "volume": e.volume.rawValue, "links": e.links + e.screenshots,
+                     "help": ["alone", "some help", "mostly helped"][max(0, min(2, e.help - 1))]] as [String: Any]
+                },
                 "number": n, "subject": t.subject, "status": t.status.rawValue, "level": t.level.rawValue, "premium": t.premium,
                 "unaccepted": t.responsible == nil && t.status.isOpen, "csrf": s.csrf, "contactName": d.contactName,
                 "organisationName": d.organisationName ?? "", "tierName": d.tierName ?? "",
@@ -318,6 +337,7 @@ extension DeskService {
                  "csrf": s.csrf, "attachments": c.attachments.map { ["sha256": $0.sha256, "filename": $0.filename, "ticket": n] as [String: Any] }]
             }
             return page("portalTicket", "#\(n) \(t.subject)", s, ["number": n, "subject": t.subject, "marker": t.marker.rawValue,
+                                                                  "closed": t.status == .closed,
                                                                   "comments": comments, "csrf": s.csrf])
         }
         router.post("/ui/portal/{n}/reply") { req, ctx in

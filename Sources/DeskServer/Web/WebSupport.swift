@@ -160,9 +160,24 @@ struct WebRenderer: Sendable {
         library = lib
     }
 
+    /// Mustache treats an empty string as present: every empty string (at any depth) is dropped, so
+    /// that `{{#x}}…{{/x}}` sections show only for real values and `{{^x}}` for missing ones.
+    static func withoutEmpty(_ value: Any) -> Any? {
+        switch value {
+        case let s as String: return s.isEmpty ? nil : s
+        case let d as [String: Any]:
+            var out: [String: Any] = [:]
+            for (k, v) in d { if let v = withoutEmpty(v) { out[k] = v } }
+            return out
+        case let a as [[String: Any]]: return a.compactMap { withoutEmpty($0) }
+        case let a as [String]: return a.filter { !$0.isEmpty }
+        default: return value
+        }
+    }
+
     /// Renders `template` with `values` inside the layout.
     func page(_ template: String, title: String, session: WebSession?, _ values: [String: Any]) -> String {
-        let content = library.render(values, withTemplate: template) ?? ""
+        let content = library.render(Self.withoutEmpty(values) ?? [:], withTemplate: template) ?? ""
         var layout: [String: Any] = ["title": title, "content": content]
         if let s = session {
             layout["signedIn"] = true

@@ -45,8 +45,9 @@ enum WebTemplates {
     textarea { width:100%; min-height:7rem; }
     label { display:block; margin:.4rem 0 .15rem; }
     .filters { display:flex; flex-wrap:wrap; gap:.5rem; align-items:end; }
-    table { border-collapse:collapse; width:100%; } th, td { text-align:left; padding:.25rem .5rem; border-bottom:1px solid var(--line); }
-    figure { margin:1rem 0; overflow-x:auto; } svg { max-width:100%; height:auto; }
+    table { border-collapse:collapse; width:100%; overflow-wrap:normal; } th, td { text-align:left; padding:.25rem .5rem; border-bottom:1px solid var(--line); }
+    th { white-space:nowrap; }
+    figure { margin:1rem 0; overflow-x:auto; } figure svg { width:100%; max-width:56rem; height:auto; }
     .error { background:#fde7e5; border:1px solid #f3b7b1; padding:.6rem 1rem; border-radius:8px; }
     .notice { background:#e6f4ea; border:1px solid #b7dfc3; padding:.6rem 1rem; border-radius:8px; }
     @media (max-width: 40rem) { main { padding:.5rem; } header .who { margin-left:0; } }
@@ -111,7 +112,7 @@ enum WebTemplates {
         {{#unaccepted}}<span class="badge unaccepted">Unaccepted</span>
           <form class="inline" method="post" action="/ui/tickets/{{number}}/accept"><input type="hidden" name="_csrf" value="{{csrf}}"><button>Accept</button></form>{{/unaccepted}}
       </div>
-      <div class="muted">{{activityType}} · {{activityAt}}{{#responsible}} · responsible: {{responsible}}{{/responsible}} · L{{level}}</div>
+      <div class="muted">{{activityText}} · {{activityAt}}{{#responsible}} · responsible: {{responsible}}{{/responsible}} · L{{level}}</div>
     </div>
     {{/items}}
     {{^items}}<p class="muted">Nothing here yet.</p>{{/items}}
@@ -122,6 +123,10 @@ enum WebTemplates {
       if (!window.EventSource) return;
       var es = new EventSource('/live');
       var reload = function () { document.getElementById('live-note').textContent = 'New activity — refreshing…'; location.reload(); };
+      // The page's own forms, and leaving the page, close the stream: a reload must not overtake a
+      // form's redirect, and a page kept in the back/forward cache must not hold a connection.
+      document.addEventListener('submit', function () { es.close(); reload = function () {}; });
+      window.addEventListener('pagehide', function () { es.close(); });
       {{{liveTypes}}}.forEach(function (t) { es.addEventListener(t, reload); });
     })();
     </script>
@@ -146,12 +151,14 @@ enum WebTemplates {
     {{#comments}}
     <div class="card comment {{#internal}}internal{{/internal}}" id="c{{number}}">
       <div class="row"><strong>{{author}}</strong><span class="muted">{{at}}</span>
-        {{#internal}}<span class="badge">internal</span>{{/internal}}{{^internal}}<span class="badge">to client</span>{{/internal}}</div>
+        {{#internal}}<span class="badge">internal</span>{{/internal}}{{^internal}}{{#fromClient}}<span class="badge">from client</span>{{/fromClient}}{{^fromClient}}<span class="badge">to client</span>{{/fromClient}}{{/internal}}</div>
       <div class="muted">Notified: {{notify}}</div>
       <pre>{{text}}</pre>
       {{#attachments}}<div><a href="/attachments/{{sha256}}?ticket={{ticket}}">{{filename}}</a> <span class="muted">({{size}} bytes)</span></div>{{/attachments}}
     </div>
     {{/comments}}
+    {{#evaluations}}<div class="card"><strong>Answer evaluation by {{staff}}</strong>: kind {{kind}}, {{volume}}, {{links}} links and screenshots, help {{help}}</div>{{/evaluations}}
+    {{#open}}
     <form class="card" method="post" action="/ui/tickets/{{number}}/comment" enctype="multipart/form-data">
       <input type="hidden" name="_csrf" value="{{csrf}}">
       <label for="text">Reply</label>
@@ -166,7 +173,7 @@ enum WebTemplates {
     <form class="card" method="post" action="/ui/tickets/{{number}}/status">
       <input type="hidden" name="_csrf" value="{{csrf}}">
       <label for="to">Status</label>
-      <select id="to" name="to">{{#statusChoices}}<option value="{{.}}">{{.}}</option>{{/statusChoices}}</select>
+      <select id="to" name="to">{{#statusChoices}}<option value="{{.}}">{{.}}</option>{{/statusChoices}}</select> <span class="muted">now: {{status}}</span>
       <button class="secondary">Change</button>
     </form>
     <details class="card"><summary>More actions{{#classification}} — {{classification}}{{/classification}}</summary>
@@ -208,11 +215,18 @@ enum WebTemplates {
       </div>
       <p><button>Close</button></p>
     </form>
+    {{/open}}
+    {{^open}}<form class="card" method="post" action="/ui/tickets/{{number}}/status"><input type="hidden" name="_csrf" value="{{csrf}}">
+      <p>#{{number}} is closed.</p><input type="hidden" name="to" value="reopened"><button class="secondary">Reopen</button></form>{{/open}}
     <script>
     (function () {
       if (!window.EventSource) return;
       var es = new EventSource('/live?ticket={{number}}');
       var reload = function () { location.reload(); };
+      // The page's own forms, and leaving the page, close the stream: a reload must not overtake a
+      // form's redirect, and a page kept in the back/forward cache must not hold a connection.
+      document.addEventListener('submit', function () { es.close(); reload = function () {}; });
+      window.addEventListener('pagehide', function () { es.close(); });
       {{{liveTypes}}}.forEach(function (t) { es.addEventListener(t, reload); });
       setInterval(function () {
         fetch('/ui/tickets/{{number}}/viewers', { credentials: 'same-origin' }).then(function (r) { return r.json(); }).then(function (names) {
@@ -262,6 +276,7 @@ enum WebTemplates {
     <form class="card" method="post" action="/ui/portal/{{number}}/reply" enctype="multipart/form-data">
       <input type="hidden" name="_csrf" value="{{csrf}}">
       <label for="text">Reply</label><textarea id="text" name="text"></textarea>
+      {{#closed}}<p class="muted">This ticket is closed; a reply opens it again.</p>{{/closed}}
       <label for="file">Attach files</label><input id="file" name="file" type="file" multiple>
       <p><button>Send</button></p>
     </form>
