@@ -14,18 +14,26 @@ public enum MailEncoding {
     /// Base64, tolerant: whitespace, line breaks and junk characters are skipped, `=` ends a quantum,
     /// URL-safe `-`/`_` are accepted, an incomplete final quantum is dropped.
     public static func base64Decode(_ input: some Collection<UInt8>) -> [UInt8] {
-        let a = Array(input)
-        var out: [UInt8] = []
-        _ = transferDecode(a, 0..<a.count, .base64, chunk: 1 << 16) { out.append(contentsOf: $0) }
-        return out
+        // One run with room for the whole output decodes like the chunked runs of transferDecode.
+        func run(_ p: UnsafeBufferPointer<UInt8>) -> [UInt8] {
+            [UInt8](unsafeUninitializedCapacity: p.count / 4 * 3 + 4) { o, n in
+                var d = Base64Decoder()
+                n = d.run(p, 0, p.count, o).1
+            }
+        }
+        return input.withContiguousStorageIfAvailable(run) ?? Array(input).withUnsafeBufferPointer(run)
     }
 
     /// Decodes RFC 2047 encoded words (`=?charset?B|Q?text?=`) anywhere in `s`. Whitespace between
     /// adjacent encoded words is dropped; adjacent words in the same charset are joined as bytes
     /// first, so a multi-byte character split across two words survives. Malformed words stay literal.
     public static func decodeEncodedWords(_ s: String) -> String {
-        guard s.contains("=?") else { return s }
-        let u = Array(s.utf8)
+        guard containsText(s, "=?") else { return s }
+        var s = s
+        return s.withUTF8(decodeEncodedWords)
+    }
+
+    static func decodeEncodedWords(_ u: UnsafeBufferPointer<UInt8>) -> String {
         var result = "", pending: [UInt8] = [], pendingCharset: String? = nil
         var i = 0, literalStart = 0, lastWasWord = false
         func flush() {
@@ -36,14 +44,14 @@ public enum MailEncoding {
             guard u[i] == 0x3D, u[i + 1] == 0x3F, let (cs, bytes, end) = parseEncodedWord(u, i) else { i += 1; continue }
             let between = u[literalStart..<i]
             if !(lastWasWord && between.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D || $0 == 0x0A })) {
-                flush(); result += String(decoding: between, as: UTF8.self)
+                flush(); result += String(decoding: UnsafeBufferPointer(rebasing: between), as: UTF8.self)
             }
             if pendingCharset != cs { flush() }
             pendingCharset = cs; pending += bytes
             i = end; literalStart = end; lastWasWord = true
         }
         flush()
-        result += String(decoding: u[literalStart...], as: UTF8.self)
+        result += String(decoding: UnsafeBufferPointer(rebasing: u[literalStart...]), as: UTF8.self)
         return result
     }
 
@@ -69,10 +77,24 @@ public enum MailEncoding {
     /// undecodable as UTF-8 with U+FFFD replacement.
     public static func decode(bytes: some Collection<UInt8>, charset: String?) -> String {
         let cs = normalizeCharset(charset)
-        func map(_ f: (UInt8) -> UInt32) -> String {
-            var v = String.UnicodeScalarView()
-            for b in bytes { v.append(Unicode.Scalar(b < 0x80 ? UInt32(b) : f(b)) ?? "\u{FFFD}") }
-            return String(v)
+        func map(_ f: (UInt8) -> UInt32) -> String {  // the scalars as UTF-8, one String made at the end
+            let utf8 = [UInt8](unsafeUninitializedCapacity: bytes.count * 4) { o, n in
+                var k = 0
+                for b in bytes {
+                    if b < 0x80 { o[k] = b; k += 1; continue }
+                    let v = (Unicode.Scalar(f(b)) ?? "\u{FFFD}").value
+                    if v < 0x800 {
+                        o[k] = UInt8(0xC0 | v >> 6); o[k + 1] = UInt8(0x80 | v & 0x3F); k += 2
+                    } else if v < 0x10000 {
+                        o[k] = UInt8(0xE0 | v >> 12); o[k + 1] = UInt8(0x80 | v >> 6 & 0x3F); o[k + 2] = UInt8(0x80 | v & 0x3F); k += 3
+                    } else {
+                        o[k] = UInt8(0xF0 | v >> 18); o[k + 1] = UInt8(0x80 | v >> 12 & 0x3F)
+                        o[k + 2] = UInt8(0x80 | v >> 6 & 0x3F); o[k + 3] = UInt8(0x80 | v & 0x3F); k += 4
+                    }
+                }
+                n = k
+            }
+            return String(decoding: utf8, as: UTF8.self)
         }
         switch cs {
         case "utf-8", "us-ascii": break
@@ -91,9 +113,32 @@ public enum MailEncoding {
     }
 
     static func normalizeCharset(_ name: String?) -> String {
-        var n = (name ?? "us-ascii").trimmingCharacters(in: CharacterSet(charactersIn: "\"' \t")).lowercased()
-        if let star = n.firstIndex(of: "*") { n = String(n[..<star]) }  // RFC 2231 language suffix
-        n = n.replacingOccurrences(of: "_", with: "-")
+        guard var name else { return "us-ascii" }
+        // ASCII names (all real ones) on bytes: trim, cut at "*", lowercase, "_" → "-"; same as below.
+        let ascii: String? = name.withUTF8 { p in
+            guard allASCII(p) else { return nil }
+            func junk(_ b: UInt8) -> Bool { b == 0x22 || b == 0x27 || b == 0x20 || b == 0x09 }
+            var lo = 0, hi = p.count
+            while lo < hi, junk(p[lo]) { lo += 1 }
+            while hi > lo, junk(p[hi - 1]) { hi -= 1 }
+            var end = lo
+            while end < hi, p[end] != 0x2A { end += 1 }
+            if end - lo == 5, asciiLower(p[lo]) == 0x75, asciiLower(p[lo + 1]) == 0x74, asciiLower(p[lo + 2]) == 0x66,
+               p[lo + 3] == 0x2D || p[lo + 3] == 0x5F, p[lo + 4] == 0x38 { return "utf-8" }  // the usual one, final
+            return String(unsafeUninitializedCapacity: end - lo) { o in
+                for k in 0..<(end - lo) { let b = asciiLower(p[lo + k]); o[k] = b == 0x5F ? 0x2D : b }
+                return end - lo
+            }
+        }
+        var n: String
+        if let ascii {
+            if ascii == "utf-8" { return ascii }
+            n = ascii
+        } else {
+            n = name.trimmingCharacters(in: CharacterSet(charactersIn: "\"' \t")).lowercased()
+            if let star = n.firstIndex(of: "*") { n = String(n[..<star]) }  // RFC 2231 language suffix
+            n = n.replacingOccurrences(of: "_", with: "-")
+        }
         switch n {
         case "utf8", "unicode-1-1-utf-8", "": return "utf-8"
         case "ascii", "ansi-x3.4-1968", "us", "iso646-us": return "us-ascii"
@@ -142,18 +187,17 @@ public enum MailEncoding {
     }
 
     /// Parses one encoded word starting at `i` (`=?`); returns charset, decoded bytes and the end index.
-    static func parseEncodedWord(_ u: [UInt8], _ i: Int) -> (String, [UInt8], Int)? {
+    static func parseEncodedWord(_ u: UnsafeBufferPointer<UInt8>, _ i: Int) -> (String, [UInt8], Int)? {
         var j = i + 2
         while j < u.count, u[j] != 0x3F, u[j] > 0x20, j - i < 80 { j += 1 }
         guard j + 2 < u.count, u[j] == 0x3F, j > i + 2, u[j + 2] == 0x3F else { return nil }
-        let charset = normalizeCharset(String(decoding: u[(i + 2)..<j], as: UTF8.self))
+        let charset = normalizeCharset(String(decoding: UnsafeBufferPointer(rebasing: u[(i + 2)..<j]), as: UTF8.self))
         let enc = u[j + 1] | 0x20, textStart = j + 3
         guard enc == 0x62 || enc == 0x71 else { return nil }
         var k = textStart
         while k + 1 < u.count, k - textStart < 4096, !(u[k] == 0x3F && u[k + 1] == 0x3D) { k += 1 }
         guard k + 1 < u.count, u[k] == 0x3F, u[k + 1] == 0x3D else { return nil }
-        let text = u[textStart..<k]
-        if enc == 0x62 { return (charset, base64Decode(text), k + 2) }
+        if enc == 0x62 { return (charset, base64Decode(UnsafeBufferPointer(rebasing: u[textStart..<k])), k + 2) }
         var out: [UInt8] = [], t = textStart
         while t < k {
             if u[t] == 0x5F { out.append(0x20); t += 1 }
@@ -194,8 +238,8 @@ func transferDecode(_ storage: [UInt8], _ range: Range<Int>, _ enc: TransferEnco
                 i = e
             }
             return true
-        case .base64:
-            let out = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: chunk)
+        case .base64:  // no bigger than the whole output (which then comes in one piece, as with `chunk`)
+            let out = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: min(chunk, (hi - lo) / 4 * 3 + 4))
             defer { out.deallocate() }
             var d = Base64Decoder(), i = lo
             while i < hi {
@@ -206,7 +250,7 @@ func transferDecode(_ storage: [UInt8], _ range: Range<Int>, _ enc: TransferEnco
             return d.junk == 0 && d.bits != 6
         case .quotedPrintable:
             var i = lo, buf: [UInt8] = []
-            buf.reserveCapacity(chunk)
+            buf.reserveCapacity(min(chunk, hi - lo))
             // A cut at `c` decodes like the whole body if the piece does not end inside "=XX", after a
             // "=" (a soft break may follow), after whitespace (kept or dropped depending on what follows)
             // or after a CR (it may pair with the next LF).
@@ -245,27 +289,53 @@ func transferDecode(_ storage: [UInt8], _ range: Range<Int>, _ enc: TransferEnco
 }
 
 func qpDecode(_ p: UnsafeBufferPointer<UInt8>, _ lo: Int, _ hi: Int, into out: inout [UInt8]) {
-    var i = lo
-    func isWS(_ c: UInt8) -> Bool { c == 0x20 || c == 0x09 }
+    guard lo < hi else { return }
+    // The output is never longer than the input: decode into a buffer of the input's size.
+    let decoded = [UInt8](unsafeUninitializedCapacity: hi - lo) { o, n in n = qpDecode(p, lo, hi, o) }
+    if out.isEmpty { out = decoded } else { out.append(contentsOf: decoded) }
+}
+
+/// Hex digit values, 0xFF for anything else.
+private let hexDigits: [UInt8] = (0..<256).map { MailEncoding.hexValue(UInt8($0)) ?? 0xFF }
+
+/// Decodes p[lo..<hi] into `o` (at least hi - lo bytes); returns the number of bytes written.
+func qpDecode(_ p: UnsafeBufferPointer<UInt8>, _ lo: Int, _ hi: Int, _ o: UnsafeMutableBufferPointer<UInt8>) -> Int {
+    hexDigits.withUnsafeBufferPointer { qpDecode(p, lo, hi, o, hex: $0) }
+}
+
+private func qpDecode(_ p: UnsafeBufferPointer<UInt8>, _ lo: Int, _ hi: Int, _ o: UnsafeMutableBufferPointer<UInt8>,
+                      hex: UnsafeBufferPointer<UInt8>) -> Int {
+    var i = lo, n = 0
+    @inline(__always) func isWS(_ c: UInt8) -> Bool { c == 0x20 || c == 0x09 }
     while i < hi {
         let c = p[i]
         if c == 0x3D {
+            if i + 2 < hi {  // "=XX" (a hex digit is no whitespace or line end, so no soft break)
+                let h = hex[Int(p[i + 1])], l = hex[Int(p[i + 2])]
+                if h | l < 0x10 { o[n] = h << 4 | l; n += 1; i += 3; continue }
+            }
             var j = i + 1
             while j < hi, isWS(p[j]) { j += 1 }
             if j == hi { i = j; continue }                      // "=" at end: soft break
             if p[j] == 0x0A { i = j + 1; continue }             // "=\n"
             if p[j] == 0x0D { i = j + 1 < hi && p[j + 1] == 0x0A ? j + 2 : j + 1; continue }
             if i + 2 < hi, let h = MailEncoding.hexValue(p[i + 1]), let l = MailEncoding.hexValue(p[i + 2]) {
-                out.append(h << 4 | l); i += 3; continue
+                o[n] = h << 4 | l; n += 1; i += 3; continue
             }
-            out.append(c); i += 1                                // malformed: keep literally
+            o[n] = c; n += 1; i += 1                             // malformed: keep literally
         } else if isWS(c) {
             var j = i
             while j < hi, isWS(p[j]) { j += 1 }
-            if j < hi, p[j] != 0x0A, p[j] != 0x0D { out.append(contentsOf: UnsafeBufferPointer(rebasing: p[i..<j])) }
+            if j < hi, p[j] != 0x0A, p[j] != 0x0D {
+                while i < j { o[n] = p[i]; n += 1; i += 1 }
+            }
             i = j                                                // trailing whitespace dropped
-        } else { out.append(c); i += 1 }
+        } else {
+            o[n] = c; n += 1; i += 1
+            while i < hi, case let c = p[i], c != 0x3D, c != 0x20, c != 0x09 { o[n] = c; n += 1; i += 1 }
+        }
     }
+    return n
 }
 
 private let base64Table: [UInt8] = {

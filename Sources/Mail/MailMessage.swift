@@ -74,7 +74,7 @@ public struct MailMessage: Sendable {
 
     /// First header named `name` (case-insensitive), RFC 2047 decoded.
     public func header(_ name: String) -> String? {
-        headers.first { sameFieldName($0.name, name) }.map { $0.value.contains("=?") ? MailEncoding.decodeEncodedWords($0.value) : $0.value }
+        headers.first { sameFieldName($0.name, name) }.map { MailEncoding.decodeEncodedWords($0.value) }
     }
 
     /// All raw values of headers named `name` (case-insensitive), in order.
@@ -90,32 +90,51 @@ public struct MailMessage: Sendable {
         let p = MIMEParser(raw)
         let root = p.part(0..<raw.count, depth: 0, defaultType: "text/plain")
         var m = MailMessage()
-        m.headers = root.headers
-        func addresses(_ n: String) -> [MailAddress] { m.headerValues(n).flatMap(HeaderSyntax.addresses) }
-        m.from = addresses("from"); m.to = addresses("to"); m.cc = addresses("cc"); m.replyTo = addresses("reply-to")
-        m.messageId = m.headerValues("message-id").first.flatMap { HeaderSyntax.messageIds($0).first }
-        m.inReplyTo = m.headerValues("in-reply-to").flatMap(HeaderSyntax.messageIds)
-        m.references = m.headerValues("references").flatMap(HeaderSyntax.messageIds)
-        m.subject = trimText(String((m.header("subject") ?? "").map { $0 == "\t" ? " " : $0 }), newlines: false)
-        if let d = m.headerValues("date").first {
+        let headers = root.headers
+        m.headers = headers
+        // One pass finds the fields used below: (field, index in headers), in header order; the
+        // lookups then give what headerValues(_:) and header(_:) give.
+        var found: [(field: KnownField, index: Int)] = []
+        for (k, h) in headers.enumerated() { if let f = KnownField(h.name) { found.append((f, k)) } }
+        func values(_ f: KnownField) -> [String] { found.compactMap { $0.field == f ? headers[$0.index].value : nil } }
+        func first(_ f: KnownField) -> String? { found.first { $0.field == f }.map { headers[$0.index].value } }
+        func header(_ f: KnownField) -> String? { first(f).map(MailEncoding.decodeEncodedWords) }
+        m.from = values(.from).flatMap(HeaderSyntax.addresses); m.to = values(.to).flatMap(HeaderSyntax.addresses)
+        m.cc = values(.cc).flatMap(HeaderSyntax.addresses); m.replyTo = values(.replyTo).flatMap(HeaderSyntax.addresses)
+        m.messageId = first(.messageId).flatMap { HeaderSyntax.messageIds($0).first }
+        m.inReplyTo = values(.inReplyTo).flatMap(HeaderSyntax.messageIds)
+        m.references = values(.references).flatMap(HeaderSyntax.messageIds)
+        m.subject = trimText(tabsToSpaces(header(.subject) ?? ""), newlines: false)
+        if let d = first(.date) {
             m.date = HeaderSyntax.date(d)
             if m.date == nil { p.note("unparseable Date header ignored") }
         }
-        let auto = m.header("auto-submitted")?.split(separator: ";").first.map { trimText($0, newlines: false).lowercased() }
-        let precedence = m.header("precedence").map { trimText($0, newlines: false).lowercased() } ?? ""
+        let auto = header(.autoSubmitted)?.split(separator: ";").first.map { trimText($0, newlines: false).lowercased() }
+        let precedence = header(.precedence).map { trimText($0, newlines: false).lowercased() } ?? ""
         m.isAutomatic = (auto.map { !$0.isEmpty && $0 != "no" } ?? false) || ["bulk", "junk", "list"].contains(precedence)
-            || m.header("x-autoreply") != nil || m.header("x-autorespond") != nil || m.header("list-id") != nil
-            || m.header("return-path").map { $0.filter { !$0.isWhitespace } == "<>" } == true
+            || header(.xAutoreply) != nil || header(.xAutorespond) != nil || header(.listId) != nil
+            || header(.returnPath).map(isNullPath) == true
 
         let body = chooseBody(root)
         if let body {
             var bytes: [UInt8] = []
+            bytes.reserveCapacity(body.body.count)
             if !transferDecode(raw, body.body, body.encoding, chunk: 1 << 16, { bytes.append(contentsOf: $0) }) {
                 p.note("invalid base64 in body: junk skipped")
             }
-            var s = MailEncoding.decode(bytes: bytes, charset: body.params["charset"])
-            if s.hasPrefix("\u{FEFF}") { s.removeFirst() }
-            s = normaliseNewlines(s)
+            var s: String
+            let charset = MailEncoding.normalizeCharset(body.params["charset"])
+            if charset == "utf-8" || charset == "us-ascii" {
+                // Line ends and BOM on the bytes, one String: decoding with U+FFFD repair commutes
+                // with changing CR and LF (ASCII bytes end any broken sequence either way).
+                normaliseNewlines(bytes: &bytes)
+                if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }
+                s = String(decoding: bytes, as: UTF8.self)
+            } else {
+                s = MailEncoding.decode(bytes: bytes, charset: charset)
+                if s.hasPrefix("\u{FEFF}") { s.removeFirst() }
+                s = normaliseNewlines(s)
+            }
             if body.type == "text/html" {
                 s = MailText.htmlToText(s); m.htmlWasConverted = true
             } else if body.params["format"]?.lowercased() == "flowed" {
@@ -124,6 +143,7 @@ public struct MailMessage: Sendable {
             m.text = s
             (m.newText, m.quotedText) = MailText.splitQuote(s)
         }
+        var attachments: [MailAttachment] = []
         func collect(_ part: MIMEPart, inAlternative: Bool) {
             if !part.children.isEmpty {
                 for c in part.children { collect(c, inAlternative: inAlternative || part.type == "multipart/alternative") }
@@ -131,12 +151,13 @@ public struct MailMessage: Sendable {
             }
             if part.body == body?.body || (inAlternative && part.isTextBody) { return }
             let cid = part.header("content-id").flatMap { HeaderSyntax.messageIds($0).first ?? trimText($0, newlines: false) }
-            m.attachments.append(MailAttachment(
+            attachments.append(MailAttachment(
                 filename: part.filename, contentType: part.type, contentId: cid, disposition: part.disposition,
                 isInline: part.disposition == "inline" || (part.disposition == nil && cid != nil),
                 charset: part.params["charset"], storage: raw, encodedRange: part.body, transferEncoding: part.encoding))
         }
         collect(root, inAlternative: false)
+        m.attachments = attachments
         m.problems = p.problems
         return m
     }
@@ -157,6 +178,41 @@ public struct MailMessage: Sendable {
             for c in p.children { if let b = chooseBody(c) { return b } }
             return nil
         }
+    }
+}
+
+/// The header fields `parse` reads, matched like `header(_:)` does (ASCII case-insensitively).
+enum KnownField: CaseIterable {
+    case from, to, cc, replyTo, messageId, inReplyTo, references, date, subject
+    case autoSubmitted, precedence, xAutoreply, xAutorespond, listId, returnPath
+
+    var name: String {
+        switch self {
+        case .from: "from"
+        case .to: "to"
+        case .cc: "cc"
+        case .replyTo: "reply-to"
+        case .messageId: "message-id"
+        case .inReplyTo: "in-reply-to"
+        case .references: "references"
+        case .date: "date"
+        case .subject: "subject"
+        case .autoSubmitted: "auto-submitted"
+        case .precedence: "precedence"
+        case .xAutoreply: "x-autoreply"
+        case .xAutorespond: "x-autorespond"
+        case .listId: "list-id"
+        case .returnPath: "return-path"
+        }
+    }
+
+    /// The fields by the length of their name.
+    private static let byLength: [[KnownField]] = (0...14).map { n in allCases.filter { $0.name.utf8.count == n } }
+
+    init?(_ name: String) {
+        let n = name.utf8.count
+        guard n < Self.byLength.count, let f = Self.byLength[n].first(where: { sameFieldName(name, $0.name) }) else { return nil }
+        self = f
     }
 }
 
@@ -212,8 +268,8 @@ final class MIMEParser {
         part.body = bodyStart..<range.upperBound
         if let ct = part.header("content-type") {
             let (v, params) = HeaderSyntax.parameters(ct)
-            let t = v.lowercased(), pieces = t.split(separator: "/")
-            if pieces.count == 2, !t.contains(" ") { part.type = t } else { note("invalid Content-Type '\(v.prefix(40))': treated as \(defaultType)"); part.type = defaultType }
+            let t = v.lowercased()
+            if Self.typeSlashPieces(t) == 2, !containsText(t, " ") { part.type = t } else { note("invalid Content-Type '\(v.prefix(40))': treated as \(defaultType)"); part.type = defaultType }
             part.params = params
         } else { part.type = defaultType }
         if let cd = part.header("content-disposition") {
@@ -246,40 +302,86 @@ final class MIMEParser {
 
     /// Parses the header block at the start of `range`; returns the fields and where the body starts.
     func headers(_ range: Range<Int>, top: Bool) -> ([(name: String, value: String)], Int) {
-        var fields: [(name: String, value: [UInt8])] = []
+        // A field's value is raw[lo..<hi] and then its continuation lines conts[contStart..<contEnd]
+        // (always the latest ones: a continuation line belongs to the last field); `count` bytes in all.
+        struct Field { var name: String, lo: Int, hi: Int, count: Int, contStart: Int, contEnd: Int }
+        var fields: [Field] = [], conts: [Range<Int>] = []
+        fields.reserveCapacity(24); conts.reserveCapacity(16)
         var i = range.lowerBound, bodyStart = range.upperBound
         let end = range.upperBound
-        while i < end {
-            let lf = lineFeed(i, end) ?? end
-            let contentEnd = lf > i && raw[lf - 1] == 0x0D ? lf - 1 : lf
-            if contentEnd == i { bodyStart = min(lf + 1, end); break }
-            if i - range.lowerBound > Self.maxHeaderBytes { note("header block larger than 1 MiB: rest of it ignored") } else if raw[i] == 0x20 || raw[i] == 0x09 {
-                if fields.isEmpty { note("continuation line before first header ignored") } else if fields[fields.count - 1].value.count < Self.maxValueBytes {
-                    fields[fields.count - 1].value += raw[i..<min(contentEnd, i + Self.maxValueBytes)]  // unfold: keep the WSP
-                } else { note("header value longer than 64 KiB truncated") }
-            } else if let colon = raw[i..<min(contentEnd, i + 256)].firstIndex(of: 0x3A),
-                      case let name = raw[i..<colon].reversed().drop(while: { $0 == 0x20 || $0 == 0x09 }).reversed(),
-                      !name.isEmpty, name.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) {
-                if contentEnd - colon > Self.maxValueBytes { note("header value longer than 64 KiB truncated") }
-                if fields.count < Self.maxFields {
-                    fields.append((String(decoding: name, as: UTF8.self), Array(raw[(colon + 1)..<min(contentEnd, colon + 1 + Self.maxValueBytes)])))
-                } else { note("more than \(Self.maxFields) header fields: rest ignored") }
-            } else if top && i == range.lowerBound && raw[i..<contentEnd].starts(with: Array("From ".utf8)) {
-                note("mbox 'From ' line skipped")
-            } else {
-                note("non-header line in header block: treated as start of body")
-                bodyStart = i; break
+        raw.withUnsafeBufferPointer { p in
+            while i < end {
+                let lf = lineFeed(i, end) ?? end
+                let contentEnd = lf > i && p[lf - 1] == 0x0D ? lf - 1 : lf
+                if contentEnd == i { bodyStart = min(lf + 1, end); break }
+                if i - range.lowerBound > Self.maxHeaderBytes { note("header block larger than 1 MiB: rest of it ignored") } else if p[i] == 0x20 || p[i] == 0x09 {
+                    if fields.isEmpty { note("continuation line before first header ignored") } else if fields[fields.count - 1].count < Self.maxValueBytes {
+                        let k = fields.count - 1, piece = i..<min(contentEnd, i + Self.maxValueBytes)  // unfold: keep the WSP
+                        conts.append(piece)
+                        fields[k].count += piece.count; fields[k].contEnd = conts.count
+                    } else { note("header value longer than 64 KiB truncated") }
+                } else if let colon = UnsafeBufferPointer(rebasing: p[i..<min(contentEnd, i + 256)]).firstIndex(of: 0x3A).map({ $0 + i }),
+                          let nameEnd = Self.fieldNameEnd(p, i, colon) {
+                    if contentEnd - colon > Self.maxValueBytes { note("header value longer than 64 KiB truncated") }
+                    if fields.count < Self.maxFields {
+                        let hi = min(contentEnd, colon + 1 + Self.maxValueBytes)
+                        fields.append(Field(name: string(p, i, nameEnd), lo: colon + 1, hi: hi, count: hi - colon - 1,
+                                            contStart: conts.count, contEnd: conts.count))
+                    } else { note("more than \(Self.maxFields) header fields: rest ignored") }
+                } else if top && i == range.lowerBound && p[i..<contentEnd].starts(with: "From ".utf8) {
+                    note("mbox 'From ' line skipped")
+                } else {
+                    note("non-header line in header block: treated as start of body")
+                    bodyStart = i; break
+                }
+                i = lf + 1
             }
-            i = lf + 1
         }
-        // Raw 8-bit header bytes: UTF-8 (RFC 6532) if valid, else the part's declared charset.
-        let ct = fields.first { $0.name.lowercased() == "content-type" }.map { String(decoding: $0.value, as: UTF8.self) }
-        let charset = ct.flatMap { HeaderSyntax.parameters($0).params["charset"] }
-        let result = fields.map { f -> (name: String, value: String) in
-            let v = String(validating: f.value, as: UTF8.self) ?? MailEncoding.decode(bytes: f.value, charset: charset)
-            return (f.name, trimText(v, newlines: true))
+        // Raw 8-bit header bytes: UTF-8 (RFC 6532) if valid, else the part's declared charset
+        // (looked up only when needed).
+        var charset: String?? = nil
+        return raw.withUnsafeBufferPointer { p in
+            func bytes(_ f: Field, _ body: (UnsafeBufferPointer<UInt8>) -> String) -> String {  // the unfolded value
+                if f.contStart == f.contEnd { return body(UnsafeBufferPointer(rebasing: p[f.lo..<f.hi])) }
+                let joined = [UInt8](unsafeUninitializedCapacity: f.count) { o, n in
+                    var k = 0
+                    for r in [f.lo..<f.hi] + conts[f.contStart..<f.contEnd] {
+                        _ = UnsafeMutableBufferPointer(rebasing: o[k..<(k + r.count)]).update(fromContentsOf: UnsafeBufferPointer(rebasing: p[r]))
+                        k += r.count
+                    }
+                    n = k
+                }
+                return joined.withUnsafeBufferPointer(body)
+            }
+            func value(_ v: UnsafeBufferPointer<UInt8>) -> String {
+                if allASCII(v) { let (a, z) = trimBounds(v, 0, v.count, newlines: true); return string(v, a, z) }
+                if let s = String(validating: v, as: UTF8.self) { return trimText(s, newlines: true) }
+                if charset == nil {
+                    let ct = fields.first { sameFieldName($0.name, "content-type") }.map { bytes($0) { String(decoding: $0, as: UTF8.self) } }
+                    charset = .some(ct.flatMap { HeaderSyntax.parameters($0).params["charset"] })
+                }
+                return trimText(MailEncoding.decode(bytes: v, charset: charset!), newlines: true)
+            }
+            return (fields.map { ($0.name, bytes($0, value)) }, bodyStart)
         }
-        return (result, bodyStart)
+    }
+
+    /// `t.split(separator: "/").count`, on bytes for ASCII.
+    static func typeSlashPieces(_ t: String) -> Int {
+        guard isASCII(t) else { return t.split(separator: "/").count }
+        var n = 0, inPiece = false
+        for b in t.utf8 { if b == 0x2F { inPiece = false } else if !inPiece { inPiece = true; n += 1 } }
+        return n
+    }
+
+    /// End of the field name before the colon at `colon` (trailing WSP dropped), nil unless it is
+    /// non-empty printable ASCII.
+    static func fieldNameEnd(_ p: UnsafeBufferPointer<UInt8>, _ i: Int, _ colon: Int) -> Int? {
+        var e = colon
+        while e > i, p[e - 1] == 0x20 || p[e - 1] == 0x09 { e -= 1 }
+        guard e > i else { return nil }
+        for k in i..<e where p[k] <= 0x20 || p[k] >= 0x7F { return nil }
+        return e
     }
 
     /// Body ranges between `--boundary` delimiter lines (RFC 2046): preamble and epilogue dropped,
@@ -311,9 +413,29 @@ final class MIMEParser {
     }
 }
 
+/// `s` with every tab turned into a space (a tab is always a Character of its own).
+func tabsToSpaces(_ s: String) -> String {
+    guard s.utf8.contains(0x09) else { return s }
+    return String(decoding: s.utf8.map { $0 == 0x09 ? 0x20 : $0 }, as: UTF8.self)
+}
+
+/// `Return-Path: <>` (whitespace inside ignored).
+func isNullPath(_ v: String) -> Bool {
+    guard isASCII(v) else { return v.filter { !$0.isWhitespace } == "<>" }
+    var it = v.utf8.lazy.filter { !($0 == 0x20 || ($0 >= 0x09 && $0 <= 0x0D)) }.makeIterator()
+    return it.next() == 0x3C && it.next() == 0x3E && it.next() == nil
+}
+
 /// Header field names compared ASCII case-insensitively, without allocating.
 func sameFieldName(_ a: String, _ b: String) -> Bool {
     guard a.utf8.count == b.utf8.count else { return false }
+    let fast = a.utf8.withContiguousStorageIfAvailable { pa in
+        b.utf8.withContiguousStorageIfAvailable { pb in
+            for i in 0..<pa.count where pa[i] != pb[i] && asciiLower(pa[i]) != asciiLower(pb[i]) { return false }
+            return true
+        }
+    }
+    if let fast, let fast { return fast }
     for (x, y) in zip(a.utf8, b.utf8) where x != y {
         let lx = x >= 0x41 && x <= 0x5A ? x | 0x20 : x, ly = y >= 0x41 && y <= 0x5A ? y | 0x20 : y
         if lx != ly { return false }

@@ -108,10 +108,47 @@ enum MailText {
                 i += 1
             } else { emit(CollectionOfOne(c)); i += 1 }
         }
-        let text = String(decoding: out, as: UTF8.self)
-        return text.split(separator: "\n", omittingEmptySubsequences: false)
-            .map { String($0.reversed().drop(while: { $0 == " " || $0 == "\t" }).reversed()) }
-            .joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
+        return trimLines(String(decoding: out, as: UTF8.self))
+    }
+
+    /// Spaces and tabs cut from the end of every line, white space and line ends from both ends of
+    /// the whole (Foundation's `.whitespacesAndNewlines`), on bytes where that gives the same.
+    static func trimLines(_ text: String) -> String {
+        var utf8 = text
+        let joined: String = utf8.withUTF8 { p in
+            var res: [UInt8] = []
+            res.reserveCapacity(p.count)
+            for (k, r) in characterLines(p).enumerated() {
+                if k > 0 { res.append(0x0A) }
+                var z = r.upperBound
+                while z > r.lowerBound, p[z - 1] == 0x20 || p[z - 1] == 0x09 { z -= 1 }
+                if z < r.upperBound && z > r.lowerBound && p[z - 1] >= 0x80 {  // the run may hang on to a
+                    let line = Substring(string(p, r.lowerBound, r.upperBound))  // cluster before it
+                    res.append(contentsOf: String(line.reversed().drop(while: { $0 == " " || $0 == "\t" }).reversed()).utf8)
+                } else {
+                    res.append(contentsOf: UnsafeBufferPointer(rebasing: p[r.lowerBound..<z]))
+                }
+            }
+            return String(decoding: res, as: UTF8.self)
+        }
+        var j = joined
+        let trimmed: String? = j.withUTF8 { p in
+            // ASCII white space is 09...0D and 20; a non-ASCII scalar at an end is certainly kept
+            // unless it is one that could be white space, which Foundation then decides.
+            func unsure(_ v: UInt32) -> Bool { v == 0x85 || v == 0xA0 || v == 0x1680 || v == 0x180E || (0x2000...0x206F).contains(v) || v == 0x3000 || v == 0xFEFF }
+            func ws(_ b: UInt8) -> Bool { b == 0x20 || (b >= 0x09 && b <= 0x0D) }
+            var a = 0, z = p.count
+            while a < z, ws(p[a]) { a += 1 }
+            if a < z && p[a] >= 0x80 && unsure(scalarAt(p, a, z).0) { return nil }
+            while z > a, ws(p[z - 1]) { z -= 1 }
+            if z > a && p[z - 1] >= 0x80 {
+                var s = z - 1
+                while s > a, p[s] & 0xC0 == 0x80 { s -= 1 }
+                if unsure(scalarAt(p, s, z).0) { return nil }
+            }
+            return substring(joined, a, z)
+        }
+        return trimmed ?? joined.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// `&name;`, `&#123;`, `&#x1F600;` at `i` → (text, index after). Nil if not an entity.
@@ -148,21 +185,47 @@ enum MailText {
     // MARK: format=flowed (RFC 3676)
 
     static func unflow(_ s: String, delsp: Bool) -> String {
-        var out: [String] = [], cur: String? = nil, curDepth = 0
-        func prefix(_ d: Int) -> String { d == 0 ? "" : String(repeating: ">", count: d) + " " }
-        for raw in s.split(separator: "\n", omittingEmptySubsequences: false) {
-            var line = Substring(raw), depth = 0
-            while line.first == ">" { depth += 1; line = line.dropFirst() }
-            if line.first == " " { line = line.dropFirst() }
-            let flowed = line != "-- " && line.hasSuffix(" ")
-            let content = flowed && delsp ? String(line.dropLast()) : String(line)
-            if let c = cur, depth != curDepth { out.append(prefix(curDepth) + c); cur = nil }
-            if cur == nil { cur = content } else { cur!.append(content) }
-            curDepth = depth
-            if !flowed { out.append(prefix(depth) + cur!); cur = nil }
+        var utf8 = s
+        return utf8.withUTF8 { p in
+            var out: [UInt8] = [], cur: [UInt8]? = nil, curDepth = 0, first = true
+            out.reserveCapacity(p.count + 16)
+            func emit(_ d: Int, _ c: [UInt8]) {  // out.joined(separator: "\n") of the old code, one at a time
+                if !first { out.append(0x0A) }
+                first = false
+                if d > 0 { out.append(contentsOf: repeatElement(0x3E, count: d)); out.append(0x20) }
+                out.append(contentsOf: c)
+            }
+            for r in characterLines(p) {
+                // The quote depth, the line without it and whether it is flowed, on bytes: an ASCII
+                // byte at an end of what is looked at is a Character of its own if its neighbour
+                // inside the line is ASCII; otherwise the line goes the old way.
+                var a = r.lowerBound, depth = 0, unsure = false
+                let z = r.upperBound
+                while a < z && p[a] == 0x3E { if a + 1 < z && p[a + 1] >= 0x80 { unsure = true; break }; depth += 1; a += 1 }
+                if !unsure && a < z && p[a] == 0x20 { if a + 1 < z && p[a + 1] >= 0x80 { unsure = true } else { a += 1 } }
+                let endsInSpace = z > a && p[z - 1] == 0x20
+                if endsInSpace && z - 1 > a && p[z - 2] >= 0x80 { unsure = true }
+                var content: [UInt8], flowed: Bool
+                if unsure {
+                    var line = Substring(string(p, r.lowerBound, z))
+                    depth = 0
+                    while line.first == ">" { depth += 1; line = line.dropFirst() }
+                    if line.first == " " { line = line.dropFirst() }
+                    flowed = line != "-- " && line.hasSuffix(" ")
+                    content = Array((flowed && delsp ? line.dropLast() : line).utf8)
+                } else {
+                    let signature = z - a == 3 && p[a] == 0x2D && p[a + 1] == 0x2D && p[a + 2] == 0x20
+                    flowed = !signature && endsInSpace
+                    content = Array(p[a..<(flowed && delsp ? z - 1 : z)])
+                }
+                if let c = cur, depth != curDepth { emit(curDepth, c); cur = nil }
+                if cur == nil { cur = content } else { cur!.append(contentsOf: content) }
+                curDepth = depth
+                if !flowed { emit(depth, cur!); cur = nil }
+            }
+            if let c = cur { emit(curDepth, c) }
+            return String(decoding: out, as: UTF8.self)
         }
-        if let c = cur { out.append(prefix(curDepth) + c) }
-        return out.joined(separator: "\n")
     }
 
     // MARK: Quoted earlier message
@@ -176,55 +239,109 @@ enum MailText {
     /// "Begin forwarded message:", an Outlook "From:/Sent:" block), or the start of a trailing block of
     /// ">" lines together with the attribution line just above it (any line ending in ":" that has a
     /// digit or "@", e.g. "Am 07.03.2024 um 14:10 schrieb Bob <b@x>:"). Interleaved quotes are left alone.
+    ///
+    /// Works on the UTF-8 bytes: lines and their trimmed bounds are byte ranges, and a line becomes a
+    /// String (checked exactly as before, with Characters and lowercasing) only if its bytes could
+    /// start or end one of the patterns.
     static func splitQuote(_ text: String) -> (String, String?) {
-        let lines = text.utf8.split(separator: 10, omittingEmptySubsequences: false).map { String(Substring($0)) }
-        let trimmed = lines.map { trimText($0, newlines: false) }
-        func nextNonEmpty(after k: Int) -> String? { trimmed[(k + 1)...].first { !$0.isEmpty } }
-        var cut: Int? = nil
-        for (k, t) in trimmed.enumerated() where !t.isEmpty && t.utf8.count <= 1200 && !t.hasPrefix(">") {
-            // Every pattern below ends in ":", starts with "--" / "__", or starts with From / От.
-            guard t.hasSuffix(":") || t.hasPrefix("--") || t.hasPrefix("__") || "FfОо".contains(t.first!) else { continue }
-            let lower = t.lowercased()
-            if t.hasPrefix("--") || t.hasPrefix("__"), separators.contains(trimEnds(lower, of: "-_=* ")) {
-                cut = k; break
+        var utf8 = text
+        return utf8.withUTF8 { p in
+            let n = p.count
+            var lineStart: [Int] = [], lo: [Int] = [], hi: [Int] = []  // trimmed bounds (trimText, newlines: false)
+            lineStart.reserveCapacity(n / 32 + 1); lo.reserveCapacity(n / 32 + 1); hi.reserveCapacity(n / 32 + 1)
+            var s = 0
+            while true {
+                var e = n
+                if s < n, let base = p.baseAddress, let lf = memchr(base + s, 10, n - s) {
+                    e = UnsafeRawPointer(lf) - UnsafeRawPointer(base)
+                }
+                let (a, z) = trimBounds(p, s, e, newlines: false)
+                lineStart.append(s); lo.append(a); hi.append(z)
+                if e == n { break }
+                s = e + 1
             }
-            if lower == "begin forwarded message:" { cut = k; break }
-            if wroteEndings.contains(where: lower.hasSuffix) {
-                let wrapped = k > 0 && !lower.hasPrefix("on ") && trimmed[k - 1].lowercased().hasPrefix("on ")
-                let combined = wrapped ? trimmed[k - 1] + " " + t : t
-                if combined.contains(where: \.isNumber) || combined.contains("@") || nextNonEmpty(after: k)?.hasPrefix(">") == true {
-                    cut = wrapped ? k - 1 : k; break
+            let count = lo.count
+            var strings: [String?] = []  // the lines made Strings, allocated on first use
+            func line(_ k: Int) -> String {  // trimmed[k] of the old code
+                if strings.isEmpty { strings = [String?](repeating: nil, count: count) } else if let l = strings[k] { return l }
+                let l = substring(text, lo[k], hi[k])
+                strings[k] = l
+                return l
+            }
+            func isEmpty(_ k: Int) -> Bool { lo[k] == hi[k] }
+            func isQuote(_ k: Int) -> Bool {  // line(k).hasPrefix(">"); a non-ASCII next byte may extend the ">"
+                guard hi[k] > lo[k], p[lo[k]] == 0x3E else { return false }
+                return hi[k] == lo[k] + 1 || p[lo[k] + 1] < 0x80 || line(k).hasPrefix(">")
+            }
+            var cut: Int? = nil
+            for k in 0..<count where !isEmpty(k) && hi[k] - lo[k] <= 1200 && !isQuote(k) {
+                // Every pattern below ends in ":", starts with "--" / "__", or starts with From / От.
+                let f = p[lo[k]]
+                guard p[hi[k] - 1] == 0x3A || f == 0x2D || f == 0x5F || f == 0x46 || f == 0x66
+                    || (f == 0xD0 && hi[k] - lo[k] >= 2 && (p[lo[k] + 1] == 0x9E || p[lo[k] + 1] == 0xBE)) else { continue }
+                let t = line(k)
+                guard t.hasSuffix(":") || t.hasPrefix("--") || t.hasPrefix("__") || "FfОо".contains(t.first!) else { continue }
+                let lower = t.lowercased()
+                if t.hasPrefix("--") || t.hasPrefix("__"), separators.contains(trimEnds(lower, of: "-_=* ")) {
+                    cut = k; break
+                }
+                if lower == "begin forwarded message:" { cut = k; break }
+                if p[hi[k] - 1] == 0x3A, wroteEndings.contains(where: lower.hasSuffix) {  // each ends in ":"
+                    let wrapped = k > 0 && !lower.hasPrefix("on ") && line(k - 1).lowercased().hasPrefix("on ")
+                    let combined = wrapped ? line(k - 1) + " " + t : t
+                    if containsNumber(combined) || containsText(combined, "@")
+                        || ((k + 1)..<count).first(where: { !isEmpty($0) }).map({ line($0).hasPrefix(">") }) == true {
+                        cut = wrapped ? k - 1 : k; break
+                    }
+                }
+                if lower.hasPrefix("from:") || lower.hasPrefix("от:"),
+                   ((k + 1)..<min(k + 5, count)).contains(where: { l in ["sent:", "отправлено:", "date:", "дата:"].contains { line(l).lowercased().hasPrefix($0) } }) {
+                    var s = k, q = k - 1
+                    while q >= 0 && isEmpty(q) { q -= 1 }
+                    if q >= 0, line(q).count >= 8, line(q).allSatisfy({ $0 == "_" || $0 == "-" }) { s = q }
+                    cut = s; break
                 }
             }
-            if lower.hasPrefix("from:") || lower.hasPrefix("от:"),
-               trimmed[(k + 1)..<min(k + 5, trimmed.count)].contains(where: { l in ["sent:", "отправлено:", "date:", "дата:"].contains { l.lowercased().hasPrefix($0) } }) {
-                var s = k, p = k - 1
-                while p >= 0 && trimmed[p].isEmpty { p -= 1 }
-                if p >= 0, trimmed[p].count >= 8, trimmed[p].allSatisfy({ $0 == "_" || $0 == "-" }) { s = p }
-                cut = s; break
+            var k = count - 1, blockStart: Int? = nil
+            while k >= 0, isEmpty(k) || isQuote(k) {
+                if !isEmpty(k) { blockStart = k }
+                k -= 1
             }
+            if let b = blockStart, cut.map({ b < $0 }) ?? true {
+                cut = b
+                var q = b - 1
+                if q >= 0 && isEmpty(q) { q -= 1 }  // at most one blank line between attribution and quote
+                if q >= 0, line(q).count <= 300, line(q).hasSuffix(":"), containsNumber(line(q)) || line(q).contains(where: { $0 == "@" }) { cut = q }
+            }
+            func trimmed(_ a: Int, _ z: Int) -> String {  // trimText(newlines: true) of p[a..<z]
+                let (a2, z2) = trimBounds(p, a, z, newlines: true)
+                return substring(text, a2, z2)
+            }
+            guard let cut else { return (trimmed(0, n), nil) }
+            let newText = trimmed(0, cut == 0 ? 0 : lineStart[cut] - 1)  // lines[..<cut] joined by "\n"
+            let quoted = trimmed(lineStart[cut], n)
+            return (newText, quoted.isEmpty ? nil : quoted)
         }
-        var k = lines.count - 1, blockStart: Int? = nil
-        while k >= 0, trimmed[k].isEmpty || trimmed[k].hasPrefix(">") {
-            if trimmed[k].hasPrefix(">") { blockStart = k }
-            k -= 1
-        }
-        if let b = blockStart, cut.map({ b < $0 }) ?? true {
-            cut = b
-            var p = b - 1
-            if p >= 0 && trimmed[p].isEmpty { p -= 1 }  // at most one blank line between attribution and quote
-            if p >= 0, trimmed[p].count <= 300, trimmed[p].hasSuffix(":"), trimmed[p].contains(where: { $0.isNumber || $0 == "@" }) { cut = p }
-        }
-        guard let cut else { return (trimText(text, newlines: true), nil) }
-        let newText = trimText(lines[..<cut].joined(separator: "\n"), newlines: true)
-        let quoted = trimText(lines[cut...].joined(separator: "\n"), newlines: true)
-        return (newText, quoted.isEmpty ? nil : quoted)
     }
+}
+
+/// `s.contains(where: \.isNumber)`: for ASCII text, a digit (the only ASCII numbers).
+func containsNumber(_ s: String) -> Bool {
+    isASCII(s) ? s.utf8.contains { $0 >= 0x30 && $0 <= 0x39 } : s.contains(where: \.isNumber)
 }
 
 /// Cuts spaces and tabs (and line ends, with `newlines`) from both ends, without Foundation (its
 /// NSString bridging made trimming the parser's hottest spot).
 func trimText(_ s: some StringProtocol, newlines: Bool) -> String {
+    let fast: String?? = s.utf8.withContiguousStorageIfAvailable { p -> String? in
+        let (a, z) = trimBounds(p, 0, p.count, newlines: newlines)
+        return a == 0 && z == p.count ? nil : string(p, a, z)
+    }
+    if let fast {
+        if let t = fast { return t }
+        if let str = s as? String { return str }
+        return String(Substring(s))
+    }
     let sub = Substring(s)
     let u = sub.unicodeScalars
     func blank(_ c: Unicode.Scalar) -> Bool {
@@ -240,7 +357,7 @@ func trimText(_ s: some StringProtocol, newlines: Bool) -> String {
 
 /// `s` without any of `characters` at either end.
 func trimEnds(_ s: String, of characters: String) -> String {
-    let set = Set(characters.unicodeScalars)
+    let set = characters.unicodeScalars
     let u = s.unicodeScalars
     guard let first = u.firstIndex(where: { !set.contains($0) }) else { return "" }
     let last = u.lastIndex(where: { !set.contains($0) })!
@@ -249,15 +366,14 @@ func trimEnds(_ s: String, of characters: String) -> String {
 
 /// CRLF and lone CR turned into LF, without Foundation.
 func normaliseNewlines(_ s: String) -> String {
-    guard s.utf8.contains(13) else { return s }
-    var out: [UInt8] = []
-    out.reserveCapacity(s.utf8.count)
-    var previousCR = false
-    for b in s.utf8 {
-        if b == 13 { out.append(10); previousCR = true; continue }
-        if b == 10 && previousCR { previousCR = false; continue }
-        previousCR = false
-        out.append(b)
-    }
-    return String(decoding: out, as: UTF8.self)
+    var bytes: [UInt8] = []
+    let hasCR = s.utf8.withContiguousStorageIfAvailable { p in
+        guard let base = p.baseAddress, memchr(base, 13, p.count) != nil else { return false }
+        bytes = Array(p)
+        return true
+    } ?? s.utf8.contains(13)
+    guard hasCR else { return s }
+    if bytes.isEmpty { bytes = Array(s.utf8) }
+    normaliseNewlines(bytes: &bytes)
+    return String(decoding: bytes, as: UTF8.self)
 }
