@@ -15,25 +15,10 @@ extension DeskService {
             return s
         }
         @Sendable func page(_ template: String, _ title: String, _ s: WebSession, _ values: [String: Any],
-                            status: HTTPResponse.Status = .ok) -> Response {
-            Web.html(renderer.page(template, title: title, session: s, values), status: status)
-        }
-        @Sendable func form(_ req: Request, _ s: WebSession) async throws -> [String: String] {
-            let f = Web.form(try await req.body.collect(upTo: 256 * 1024))
-            guard f["_csrf"]?.first == s.csrf else { throw APIError(.forbidden, "csrf", "the form is stale or not from this site; reload the page") }
-            return f.compactMapValues(\.first)
-        }
-        @Sendable func run(_ body: CommandBody, _ s: WebSession) async -> String? {
-            do {
-                _ = try await execute(body, as: s.principal, idempotencyKey: nil, expectedVersion: nil)
-                return nil
-            } catch let e as DomainError { return e.message } catch { return "\(error)" }
-        }
-        @Sendable func back(_ path: String, _ error: String?, _ done: String) -> Response {
-            let q = error.map { "error=" + ($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "") }
-                ?? "done=" + (done.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
-            return Web.redirect(path + (path.contains("?") ? "&" : "?") + q)
-        }
+                            status: HTTPResponse.Status = .ok) -> Response { renderer.response(template, title, s, values, status: status) }
+        @Sendable func form(_ req: Request, _ s: WebSession) async throws -> [String: String] { try await self.webForm(req, s) }
+        @Sendable func run(_ body: CommandBody, _ s: WebSession) async -> String? { await self.webRun(body, s) }
+        @Sendable func back(_ path: String, _ error: String?, _ done: String) -> Response { Web.back(path, error: error, done: done) }
 
         // Queues: premium and normal (R20), unaccepted, overdue; sortable.
         router.get("/ui/queues") { req, _ in

@@ -17,9 +17,7 @@ extension DeskService {
             return s
         }
         @Sendable func page(_ template: String, _ title: String, _ s: WebSession, _ values: [String: Any],
-                            status: HTTPResponse.Status = .ok) -> Response {
-            Web.html(renderer.page(template, title: title, session: s, values), status: status)
-        }
+                            status: HTTPResponse.Status = .ok) -> Response { renderer.response(template, title, s, values, status: status) }
         @Sendable func money(_ v: Double) -> String { String(format: "%.2f", v) }
         @Sendable func hours(_ v: Double?) -> String { v.map { String(format: "%.1f h", $0) } ?? "—" }
         @Sendable func percent(_ v: Double?) -> String { v.map { String(format: "%.0f %%", $0 * 100) } ?? "—" }

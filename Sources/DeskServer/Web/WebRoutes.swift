@@ -58,13 +58,7 @@ extension DeskService {
             guard s.principal.isClient else { throw WebRedirect(location: "/ui/chronicle") }
             return s
         }
-        /// A POSTed form, after checking its CSRF value against the session.
-        @Sendable func form(_ req: Request, _ s: WebSession) async throws -> [String: String] {
-            let body = try await req.body.collect(upTo: 256 * 1024)
-            let f = Web.form(body)
-            guard f["_csrf"]?.first == s.csrf else { throw APIError(.forbidden, "csrf", "the form is stale or not from this site; reload the page") }
-            return f.compactMapValues(\.first)
-        }
+        @Sendable func form(_ req: Request, _ s: WebSession) async throws -> [String: String] { try await self.webForm(req, s) }
         /// A form that may carry files (`multipart/form-data`): its fields, and each file stored in the blob
         /// store as an attachment (at most the attachment limit each, after the CSRF check).
         @Sendable func formWithFiles(_ req: Request, _ s: WebSession) async throws -> ([String: String], [AttachmentRef]) {
@@ -87,17 +81,9 @@ extension DeskService {
             }
             return (fields, files)
         }
-        @Sendable func run(_ body: CommandBody, _ s: WebSession) async -> String? {
-            do {
-                _ = try await self.execute(body, as: s.principal, idempotencyKey: nil, expectedVersion: nil)
-                return nil
-            } catch {
-                return (error as? DomainError)?.message ?? "\(error)"
-            }
-        }
-        @Sendable func page(_ template: String, _ title: String, _ s: WebSession?, _ values: [String: Any], status: HTTPResponse.Status = .ok) -> Response {
-            Web.html(renderer.page(template, title: title, session: s, values), status: status)
-        }
+        @Sendable func run(_ body: CommandBody, _ s: WebSession) async -> String? { await self.webRun(body, s) }
+        @Sendable func page(_ template: String, _ title: String, _ s: WebSession?, _ values: [String: Any],
+                            status: HTTPResponse.Status = .ok) -> Response { renderer.response(template, title, s, values, status: status) }
 
         router.get("/") { req, _ in
             guard let s = await self.webSession(req) else { return Web.redirect("/ui/signin") }
@@ -227,11 +213,7 @@ extension DeskService {
             let me = s.principal.party.staffId ?? ""
             return try jsonResponse(self.viewers.on(n).filter { $0 != me }.map { self.displayName(.staff($0)) })
         }
-        @Sendable func back(_ n: Int, _ error: String?, done: String) -> Response {
-            let q = error.map { "error=" + ($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "") }
-                ?? "done=" + (done.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
-            return Web.redirect("/ui/tickets/\(n)?\(q)")
-        }
+        @Sendable func back(_ n: Int, _ error: String?, done: String) -> Response { Web.back("/ui/tickets/\(n)", error: error, done: done) }
         router.post("/ui/tickets/{n}/accept") { req, ctx in
             let s = try await requireStaffSession(req)
             let n = try ctx.parameters.require("n", as: Int.self)

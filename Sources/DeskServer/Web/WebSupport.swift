@@ -190,3 +190,40 @@ struct WebRenderer: Sendable {
         return library.render(layout, withTemplate: "layout") ?? ""
     }
 }
+
+/// What every page handler shares: the form with its CSRF check, running a command for the person,
+/// the answer to a form (back to a page with a notice or an error), and rendering.
+extension DeskService {
+    /// A POSTed `application/x-www-form-urlencoded` form, after checking its CSRF value against the session.
+    func webForm(_ req: Request, _ s: WebSession) async throws -> [String: String] {
+        let f = Web.form(try await req.body.collect(upTo: 256 * 1024))
+        guard f["_csrf"]?.first == s.csrf else { throw APIError(.forbidden, "csrf", "the form is stale or not from this site; reload the page") }
+        return f.compactMapValues(\.first)
+    }
+
+    /// Runs a command for the signed-in person; nil when it was done, else why not, in words.
+    func webRun(_ body: CommandBody, _ s: WebSession) async -> String? {
+        do {
+            _ = try await execute(body, as: s.principal, idempotencyKey: nil, expectedVersion: nil)
+            return nil
+        } catch {
+            return (error as? DomainError)?.message ?? "\(error)"
+        }
+    }
+}
+
+extension Web {
+    /// After a form: back to `path` with `?done=` (a notice) or `?error=` (why it was refused).
+    static func back(_ path: String, error: String?, done: String) -> Response {
+        let q = error.map { "error=" + ($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "") }
+            ?? "done=" + (done.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
+        return redirect(path + (path.contains("?") ? "&" : "?") + q)
+    }
+}
+
+extension WebRenderer {
+    func response(_ template: String, _ title: String, _ s: WebSession?, _ values: [String: Any],
+                  status: HTTPResponse.Status = .ok) -> Response {
+        Web.html(page(template, title: title, session: s, values), status: status)
+    }
+}
