@@ -49,7 +49,7 @@ let package = Package(
                 path: "Sources/MailDesk"),
         // The HTTP service: the help desk as a running server (Hummingbird 2).
         .target(name: "DeskServer",
-                dependencies: ["SupportDesk", "DeskEngine", "Projections", "EventLog", "Mail", "MailDesk",
+                dependencies: ["SupportDesk", "DeskEngine", "Projections", "EventLog", "Mail", "MailDesk", "BusinessTime",
                                .product(name: "Hummingbird", package: "hummingbird"),
                                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                                .product(name: "Logging", package: "swift-log"),
@@ -82,7 +82,7 @@ let package = Package(
         .testTarget(name: "DeskEngineTests", dependencies: ["DeskEngine", "SupportDesk", "EventLog", "BusinessTime"],
                     path: "Tests/DeskEngineTests"),
         .testTarget(name: "DeskServerTests",
-                    dependencies: ["DeskServer", "SupportDesk", "EventLog", "helpdesk", "Mail", "MailDesk",
+                    dependencies: ["DeskServer", "SupportDesk", "EventLog", "helpdesk", "Mail", "MailDesk", "BusinessTime",
                                    .product(name: "HummingbirdTesting", package: "hummingbird"),
                                    .product(name: "HTTPTypes", package: "swift-http-types")],
                     path: "Tests/DeskServerTests"),

@@ -1,3 +1,4 @@
+import BusinessTime
 import DeskServer
 import Foundation
 import Hummingbird
@@ -303,6 +304,23 @@ struct WebTests {
             #expect(service.view.account.formulas.count == versions + 1)
             let broken = try await api.page(.get, "/ui/settings?preview=1&source=amount%20%3D%20%28", cookie: max)
             #expect(broken.body.contains("does not work"))
+            // Calendars with holidays, SLA tiers and the escalation rule from their forms.
+            let cal = try await api.page(.post, "/ui/settings/calendar", cookie: max, form: [
+                "_csrf": mtoken, "id": "office", "name": "Office", "timeZone": "Europe/Moscow", "from": "10:00", "to": "19:00",
+                "holidays": "2030-01-01, 2030-01-07"])
+            #expect(cal.location?.contains("done=") == true, "\(cal.location ?? "")")
+            let office = try #require(service.view.account.calendars["office"])
+            #expect(office.holidays == [LocalDate(year: 2030, month: 1, day: 1), LocalDate(year: 2030, month: 1, day: 7)])
+            let badCal = try await api.page(.post, "/ui/settings/calendar", cookie: max, form: ["_csrf": mtoken, "id": "x", "from": "10", "to": "19:00"])
+            #expect(badCal.location?.contains("error=") == true)
+            let tier = try await api.page(.post, "/ui/settings/tier", cookie: max, form: [
+                "_csrf": mtoken, "id": "gold", "name": "Gold", "calendar": "office", "reaction": "1", "resolution": "4", "default": "on"])
+            #expect(tier.location?.contains("done=") == true, "\(tier.location ?? "")")
+            #expect(service.view.account.tiers["gold"]?.reactionHours == 1 && service.view.account.defaultTier == "gold")
+            let esc = try await api.page(.post, "/ui/settings/escalation", cookie: max, form: ["_csrf": mtoken, "manager": "max", "hours": "2"])
+            #expect(esc.location?.contains("done=") == true)
+            #expect(service.view.account.escalation == EscalationRule(afterBusinessHours: 2, manager: "max"))
+            #expect(try await api.page(.get, "/ui/settings", cookie: max).body.contains("2030-01-01, 2030-01-07"))
         }
     }
 

@@ -87,7 +87,14 @@ extension DeskService {
                 "csrf": s.csrf, "onlyNotified": account.visibility.onlyNotified, "organisationSharing": account.visibility.organisationSharing,
                 "staff": account.staff.values.sorted { $0.id < $1.id }.map { ["id": $0.id, "name": $0.name, "email": $0.email,
                                                                              "role": $0.role.rawValue, "active": $0.active] as [String: Any] },
-                "calendars": account.calendars.values.sorted { $0.id < $1.id }.map { ["id": $0.id, "name": $0.name, "timeZone": $0.timeZone] as [String: Any] },
+                "calendars": account.calendars.values.sorted { $0.id < $1.id }.map {
+                    ["id": $0.id, "name": $0.name, "timeZone": $0.timeZone,
+                     "holidays": $0.holidays.sorted().map(\.description).joined(separator: ", ")] as [String: Any]
+                },
+                "managers": account.staff.values.filter { $0.active && $0.role >= .manager }.sorted { $0.id < $1.id }
+                    .map { ["id": $0.id, "name": $0.name, "selected": account.escalation?.manager == $0.id] as [String: Any] },
+                "escalationHours": account.escalation.map { String($0.afterBusinessHours) } ?? "",
+                "timeZone": account.timeZone,
                 "tiers": account.tiers.values.sorted { $0.id < $1.id }.map { ["id": $0.id, "name": $0.name, "reaction": $0.reactionHours,
                                                                             "resolution": $0.resolutionHours, "calendar": $0.calendarId] as [String: Any] },
                 "formulas": account.formulas.sorted { $0.version > $1.version }.map { ["version": $0.version, "from": $0.effectiveFrom.description,
@@ -131,6 +138,46 @@ extension DeskService {
             guard let from = f["effectiveFrom"].flatMap(LocalDate.init) else { return back("/ui/settings", "Give the date it takes effect.", "") }
             return back("/ui/settings", await run(.publishFormula(effectiveFrom: from, source: source, note: f["note"].flatMap { $0.isEmpty ? nil : $0 }), s),
                         "Formula published as a new version.")
+        }
+        router.post("/ui/settings/calendar") { req, _ in
+            let s = try await session(req, minimum: .manager)
+            let f = try await form(req, s)
+            // Monday–Friday working hours (or 24/7), with holidays as a list of dates.
+            func minutes(_ hhmm: String?) -> Int? {
+                let p = (hhmm ?? "").split(separator: ":").compactMap { Int($0) }
+                return p.count == 2 ? p[0] * 60 + p[1] : nil
+            }
+            let id = f["id"] ?? "", name = f["name"] ?? id
+            var calendar: BusinessCalendar
+            if f["always"] == "on" {
+                calendar = .twentyFourSeven(id: id)
+                calendar.name = name
+            } else {
+                guard let from = minutes(f["from"]), let to = minutes(f["to"]) else {
+                    return back("/ui/settings", "Give working hours as HH:MM.", "")
+                }
+                calendar = .weekdays(id: id, name: name, timeZone: f["timeZone"] ?? "UTC", from: from, to: to)
+            }
+            var holidays = Set<LocalDate>()
+            for d in (f["holidays"] ?? "").split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\n" || $0 == "\r" }) {
+                guard let date = LocalDate(String(d)) else { return back("/ui/settings", "'\(d)' is not a date (YYYY-MM-DD).", "") }
+                holidays.insert(date)
+            }
+            calendar.holidays = holidays
+            return back("/ui/settings", await run(.defineCalendar(calendar), s), "Calendar \(name) saved.")
+        }
+        router.post("/ui/settings/tier") { req, _ in
+            let s = try await session(req, minimum: .manager)
+            let f = try await form(req, s)
+            let tier = SLATier(id: f["id"] ?? "", name: f["name"] ?? "", calendarId: f["calendar"] ?? "",
+                               reactionHours: Double(f["reaction"] ?? "") ?? 0, resolutionHours: Double(f["resolution"] ?? "") ?? 0)
+            return back("/ui/settings", await run(.defineSLATier(tier, isDefault: f["default"] == "on"), s), "SLA tier \(tier.name) saved.")
+        }
+        router.post("/ui/settings/escalation") { req, _ in
+            let s = try await session(req, minimum: .manager)
+            let f = try await form(req, s)
+            let rule = f["manager"].flatMap { $0.isEmpty ? nil : EscalationRule(afterBusinessHours: Double(f["hours"] ?? "") ?? 0, manager: $0) }
+            return back("/ui/settings", await run(.setEscalationRule(rule), s), rule == nil ? "Escalation turned off." : "Escalation rule saved.")
         }
         router.post("/ui/settings/staff") { req, _ in
             let s = try await session(req, minimum: .manager)
@@ -217,11 +264,33 @@ extension WebTemplates {
         <label>Role <select name="role"><option>staff</option><option>manager</option><option>admin</option><option>auditor</option></select></label>
         <label><input type="checkbox" name="developer"> developer</label><button>Add (admins)</button></form>
     </section>
-    <section class="card"><h2>Calendars and SLA tiers</h2>
-      <p>{{#calendars}}<span class="badge">{{name}} ({{timeZone}})</span> {{/calendars}}</p>
+    <section class="card"><h2>Business calendars</h2>
+      {{#calendars}}<div><strong>{{name}}</strong> <span class="muted">{{id}}, {{timeZone}}{{#holidays}}; holidays {{holidays}}{{/holidays}}</span></div>{{/calendars}}
+      <form class="filters" method="post" action="/ui/settings/calendar"><input type="hidden" name="_csrf" value="{{csrf}}">
+        <label>Id <input name="id" required></label><label>Name <input name="name"></label>
+        <label>Time zone <input name="timeZone" value="{{timeZone}}"></label>
+        <label>Mon–Fri from <input name="from" value="09:00" size="5"></label><label>to <input name="to" value="18:00" size="5"></label>
+        <label><input type="checkbox" name="always"> 24/7</label>
+        <label>Holidays <input name="holidays" placeholder="2026-01-01, 2026-01-07"></label>
+        <button>Save calendar</button></form>
+      <p class="muted">Saving an existing id replaces that calendar (the log keeps every version).</p>
+    </section>
+    <section class="card"><h2>SLA tiers</h2>
       <table><thead><tr><th>Tier</th><th>Reaction, h</th><th>Resolution, h</th><th>Calendar</th></tr></thead>
       <tbody>{{#tiers}}<tr><td>{{name}}</td><td>{{reaction}}</td><td>{{resolution}}</td><td>{{calendar}}</td></tr>{{/tiers}}</tbody></table>
-      <p class="muted">Calendars, holidays, tiers and the escalation rule are edited through <code>POST /commands</code> for now.</p>
+      <form class="filters" method="post" action="/ui/settings/tier"><input type="hidden" name="_csrf" value="{{csrf}}">
+        <label>Id <input name="id" required></label><label>Name <input name="name" required></label>
+        <label>Calendar <select name="calendar">{{#calendars}}<option value="{{id}}">{{name}}</option>{{/calendars}}</select></label>
+        <label>Reaction, business h <input name="reaction" type="number" step="0.25" min="0.25" required></label>
+        <label>Resolution, business h <input name="resolution" type="number" step="0.25" min="0.25" required></label>
+        <label><input type="checkbox" name="default"> default tier</label>
+        <button>Save tier</button></form>
+    </section>
+    <section class="card"><h2>Escalation</h2>
+      <form class="filters" method="post" action="/ui/settings/escalation"><input type="hidden" name="_csrf" value="{{csrf}}">
+        <label>Unaccepted tickets go to <select name="manager"><option value="">nobody (off)</option>{{#managers}}<option value="{{id}}" {{#selected}}selected{{/selected}}>{{name}}</option>{{/managers}}</select></label>
+        <label>after business hours <input name="hours" type="number" step="0.25" min="0.25" value="{{escalationHours}}"></label>
+        <button>Save</button></form>
     </section>
     """
 }
