@@ -30,19 +30,18 @@ extension DeskService {
             case "status": items.sort { ($0.status.rawValue, $0.number) < ($1.status.rawValue, $1.number) }
             default: items.sort { $0.number > $1.number }
             }
+            // Each queue shows its first 200 rows (the count says how many there are).
             func rows(_ list: [FeedItem]) -> [[String: Any]] {
-                list.map { i in
+                list.prefix(200).map { i in
                     ["number": i.number, "subject": i.subject, "status": i.status.rawValue, "marker": i.marker.rawValue,
                      "overdue": i.overdue, "unaccepted": i.unaccepted, "premium": i.premium,
                      "responsible": i.responsible.map { self.displayName(.staff($0)) } ?? "—", "activity": Web.time(i.activity.at)]
                 }
             }
             let queues: [[String: Any]] = [
-                ["name": "Premium", "rows": rows(items.filter(\.premium))],
-                ["name": "Normal", "rows": rows(items.filter { !$0.premium })],
-                ["name": "Unaccepted", "rows": rows(items.filter(\.unaccepted))],
-                ["name": "Overdue", "rows": rows(items.filter(\.overdue))],
-            ]
+                ("Premium", items.filter(\.premium)), ("Normal", items.filter { !$0.premium }),
+                ("Unaccepted", items.filter(\.unaccepted)), ("Overdue", items.filter(\.overdue)),
+            ].map { name, list in ["name": name, "count": list.count, "rows": rows(list), "more": list.count > 200] }
             return page("queues", "Queues", s, ["queues": queues, "sort": sort])
         }
 
@@ -194,7 +193,7 @@ extension WebTemplates {
     <h1>Queues</h1>
     <p class="muted">Sort: <a href="/ui/queues?sort=number">newest</a> · <a href="/ui/queues?sort=activity">latest activity</a> · <a href="/ui/queues?sort=status">status</a></p>
     {{#queues}}
-    <section class="card"><h2>{{name}}</h2>
+    <section class="card"><h2>{{name}} <span class="muted">({{count}})</span></h2>
       <div style="overflow-x:auto"><table>
         <thead><tr><th>#</th><th>Subject</th><th>Status</th><th>Responsible</th><th>Last activity</th></tr></thead>
         <tbody>{{#rows}}<tr class="marker-{{marker}}"><td><a href="/ui/tickets/{{number}}">#{{number}}</a></td><td>{{subject}}
@@ -202,6 +201,7 @@ extension WebTemplates {
           <td>{{status}}</td><td>{{responsible}}</td><td>{{activity}}</td></tr>{{/rows}}</tbody>
       </table></div>
       {{^rows}}<p class="muted">Empty.</p>{{/rows}}
+      {{#more}}<p class="muted">Showing the first 200; use the Chronicle's filters for the rest.</p>{{/more}}
     </section>
     {{/queues}}
     """

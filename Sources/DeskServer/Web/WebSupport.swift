@@ -127,12 +127,14 @@ enum Web {
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
     }
 
+    /// `23 Nov 2026, 15:45 UTC`, without a DateFormatter (making one per call was most of a page's time).
     static func time(_ d: Date) -> String {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_GB")
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "d MMM yyyy, HH:mm 'UTC'"
-        return f.string(from: d)
+        var c = Calendar(identifier: .gregorian)
+        c.timeZone = TimeZone(identifier: "UTC")!
+        let p = c.dateComponents([.year, .month, .day, .hour, .minute], from: d)
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        func two(_ n: Int?) -> String { let v = n ?? 0; return v < 10 ? "0\(v)" : "\(v)" }
+        return "\(p.day ?? 1) \(months[max(0, min(11, (p.month ?? 1) - 1))]) \(p.year ?? 1970), \(two(p.hour)):\(two(p.minute)) UTC"
     }
 
     static func iso(_ d: Date) -> String {
