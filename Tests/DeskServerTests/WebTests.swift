@@ -266,7 +266,7 @@ struct WebTests {
             let anna = try await api.signIn(t.anna)
             let queues = try await api.page(.get, "/ui/queues", cookie: anna)
             #expect(queues.status == 200)
-            let premiumSection = queues.body.components(separatedBy: "<h2>Normal</h2>")[0]
+            let premiumSection = queues.body.components(separatedBy: "<h2>Normal ")[0]
             #expect(premiumSection.contains("Urgent outage") && !premiumSection.contains("Small question"))
             #expect(queues.body.contains("#\(n)") && queues.body.contains("#\(p)"))
             // The ticket page counts the SLA down in business hours of the tier's calendar.
