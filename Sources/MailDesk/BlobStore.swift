@@ -158,7 +158,7 @@ public struct BlobStore: Sendable {
             if durable, fsync(fd) != 0 { throw BlobError.io("fsync of a blob failed: errno \(errno)") }
             close(fd)
             fd = -1
-            let sha = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+            let sha = hex(hasher.finalize())
             let dir = root.appendingPathComponent(String(sha.prefix(2)))
             let final = dir.appendingPathComponent(sha).path
             if FileManager.default.fileExists(atPath: final) { return (sha, size) }

@@ -255,6 +255,7 @@ func trimmed(_ s: String) -> String {
     return String(scalars[first...last])
 }
 
+/// Lowercase hex of some bytes (blob names, thread-token signatures, command ids).
 func hex(_ digest: some Sequence<UInt8>) -> String {
     let digits = Array("0123456789abcdef".utf8)
     var out: [UInt8] = []

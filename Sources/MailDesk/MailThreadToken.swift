@@ -36,10 +36,7 @@ public struct MailThreadToken: Sendable {
 
     func signature(_ body: String) -> String {
         let mac = HMAC<SHA256>.authenticationCode(for: Array(body.utf8), using: key.key)
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        for b in mac.prefix(12) { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 15)]) }
-        return String(decoding: out, as: UTF8.self)
+        return hex(mac.prefix(12))
     }
 
     /// The Message-ID (without angle brackets) for comment `comment` of `ticket` to recipient number `recipient`.
