@@ -305,14 +305,31 @@ struct WebTests {
             let broken = try await api.page(.get, "/ui/settings?preview=1&source=amount%20%3D%20%28", cookie: max)
             #expect(broken.body.contains("does not work"))
             // Calendars with holidays, SLA tiers and the escalation rule from their forms.
+            // A calendar with a lunch break on weekdays, a short Saturday, holidays and an extra working Sunday.
             let cal = try await api.page(.post, "/ui/settings/calendar", cookie: max, form: [
-                "_csrf": mtoken, "id": "office", "name": "Office", "timeZone": "Europe/Moscow", "from": "10:00", "to": "19:00",
-                "holidays": "2030-01-01, 2030-01-07"])
+                "_csrf": mtoken, "id": "office", "name": "Office", "timeZone": "Europe/Moscow",
+                "mon": "10:00-13:00, 14:00-19:00", "tue": "10:00-13:00, 14:00-19:00", "wed": "10:00-13:00, 14:00-19:00",
+                "thu": "10:00-13:00, 14:00-19:00", "fri": "10:00-17:00", "sat": "11:00-15:00", "sun": "",
+                "holidays": "2030-01-01, 2030-01-07", "extra": "2030-01-13 10:00-16:00"])
             #expect(cal.location?.contains("done=") == true, "\(cal.location ?? "")")
             let office = try #require(service.view.account.calendars["office"])
             #expect(office.holidays == [LocalDate(year: 2030, month: 1, day: 1), LocalDate(year: 2030, month: 1, day: 7)])
-            let badCal = try await api.page(.post, "/ui/settings/calendar", cookie: max, form: ["_csrf": mtoken, "id": "x", "from": "10", "to": "19:00"])
-            #expect(badCal.location?.contains("error=") == true)
+            #expect(office.week[0] == [WorkingInterval(startMinute: 600, endMinute: 780), WorkingInterval(startMinute: 840, endMinute: 1140)])
+            #expect(office.week[4] == [WorkingInterval(startMinute: 600, endMinute: 1020)] && office.week[5] == [WorkingInterval(startMinute: 660, endMinute: 900)])
+            #expect(office.week[6].isEmpty && office.timeZone == "Europe/Moscow" && !office.alwaysOpen)
+            #expect(office.extraWorkingDays == [LocalDate(year: 2030, month: 1, day: 13): [WorkingInterval(startMinute: 600, endMinute: 960)]])
+            // The list summarises the week, and Edit fills the form with the calendar as saved.
+            let listed = try await api.page(.get, "/ui/settings", cookie: max).body
+            #expect(listed.contains("Mon–Thu 10:00-13:00, 14:00-19:00, Fri 10:00-17:00, Sat 11:00-15:00"), "\(listed)")
+            let editing = try await api.page(.get, "/ui/settings?calendar=office", cookie: max).body
+            #expect(editing.contains(#"name="sat" value="11:00-15:00""#) && editing.contains(#"name="id" value="office""#))
+            #expect(editing.contains("2030-01-13 10:00-16:00</textarea>"))
+            // Mistakes name the day and change nothing.
+            let badCal = try await api.page(.post, "/ui/settings/calendar", cookie: max, form: ["_csrf": mtoken, "id": "office", "mon": "10-9:00"])
+            #expect(badCal.location?.contains("error=") == true && badCal.location?.contains("Monday") == true, "\(badCal.location ?? "")")
+            let closed = try await api.page(.post, "/ui/settings/calendar", cookie: max, form: ["_csrf": mtoken, "id": "office"])
+            #expect(closed.location?.contains("error=") == true, "a week without hours is refused by the domain")
+            #expect(service.view.account.calendars["office"] == office)
             let tier = try await api.page(.post, "/ui/settings/tier", cookie: max, form: [
                 "_csrf": mtoken, "id": "gold", "name": "Gold", "calendar": "office", "reaction": "1", "resolution": "4", "default": "on"])
             #expect(tier.location?.contains("done=") == true, "\(tier.location ?? "")")

@@ -87,9 +87,11 @@ extension DeskService {
                 "staff": account.staff.values.sorted { $0.id < $1.id }.map { ["id": $0.id, "name": $0.name, "email": $0.email,
                                                                              "role": $0.role.rawValue, "active": $0.active] as [String: Any] },
                 "calendars": account.calendars.values.sorted { $0.id < $1.id }.map {
-                    ["id": $0.id, "name": $0.name, "timeZone": $0.timeZone,
+                    ["id": $0.id, "name": $0.name, "timeZone": $0.timeZone, "week": CalendarForm.weekSummary($0),
+                     "edit": "/ui/settings?calendar=" + ($0.id.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "") + "#calendars",
                      "holidays": $0.holidays.sorted().map(\.description).joined(separator: ", ")] as [String: Any]
                 },
+                "calendarForm": CalendarForm.values(q.get("calendar").flatMap { account.calendars[$0] }, timeZone: account.timeZone),
                 "managers": account.staff.values.filter { $0.active && $0.role >= .manager }.sorted { $0.id < $1.id }
                     .map { ["id": $0.id, "name": $0.name, "selected": account.escalation?.manager == $0.id] as [String: Any] },
                 "escalationHours": account.escalation.map { String($0.afterBusinessHours) } ?? "",
@@ -141,29 +143,9 @@ extension DeskService {
         router.post("/ui/settings/calendar") { req, _ in
             let s = try await session(req, minimum: .manager)
             let f = try await form(req, s)
-            // Monday–Friday working hours (or 24/7), with holidays as a list of dates.
-            func minutes(_ hhmm: String?) -> Int? {
-                let p = (hhmm ?? "").split(separator: ":").compactMap { Int($0) }
-                return p.count == 2 ? p[0] * 60 + p[1] : nil
-            }
-            let id = f["id"] ?? "", name = f["name"] ?? id
-            var calendar: BusinessCalendar
-            if f["always"] == "on" {
-                calendar = .twentyFourSeven(id: id)
-                calendar.name = name
-            } else {
-                guard let from = minutes(f["from"]), let to = minutes(f["to"]) else {
-                    return back("/ui/settings", "Give working hours as HH:MM.", "")
-                }
-                calendar = .weekdays(id: id, name: name, timeZone: f["timeZone"] ?? "UTC", from: from, to: to)
-            }
-            var holidays = Set<LocalDate>()
-            for d in (f["holidays"] ?? "").split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\n" || $0 == "\r" }) {
-                guard let date = LocalDate(String(d)) else { return back("/ui/settings", "'\(d)' is not a date (YYYY-MM-DD).", "") }
-                holidays.insert(date)
-            }
-            calendar.holidays = holidays
-            return back("/ui/settings", await run(.defineCalendar(calendar), s), "Calendar \(name) saved.")
+            let calendar: BusinessCalendar
+            do throws(CalendarForm.Invalid) { calendar = try CalendarForm.parse(f) } catch { return back("/ui/settings", error.message, "") }
+            return back("/ui/settings", await run(.defineCalendar(calendar), s), "Calendar \(calendar.name) saved.")
         }
         router.post("/ui/settings/tier") { req, _ in
             let s = try await session(req, minimum: .manager)
@@ -264,15 +246,18 @@ extension WebTemplates {
         <label>Role <select name="role"><option>staff</option><option>manager</option><option>admin</option><option>auditor</option></select></label>
         <label><input type="checkbox" name="developer"> developer</label><button>Add (admins)</button></form>
     </section>
-    <section class="card"><h2>Business calendars</h2>
-      {{#calendars}}<div><strong>{{name}}</strong> <span class="muted">{{id}}, {{timeZone}}{{#holidays}}; holidays {{holidays}}{{/holidays}}</span></div>{{/calendars}}
-      <form class="filters" method="post" action="/ui/settings/calendar"><input type="hidden" name="_csrf" value="{{csrf}}">
-        <label>Id <input name="id" required></label><label>Name <input name="name"></label>
+    <section class="card" id="calendars"><h2>Business calendars</h2>
+      {{#calendars}}<div><strong>{{name}}</strong> <span class="muted">{{id}}, {{timeZone}}: {{week}}{{#holidays}}; holidays {{holidays}}{{/holidays}}</span>
+        <a href="{{edit}}">Edit</a></div>{{/calendars}}
+      {{#calendarForm}}<form class="calendar" method="post" action="/ui/settings/calendar"><input type="hidden" name="_csrf" value="{{csrf}}">
+        <div class="filters"><label>Id <input name="id" value="{{id}}" required></label><label>Name <input name="name" value="{{name}}"></label>
         <label>Time zone <input name="timeZone" value="{{timeZone}}"></label>
-        <label>Mon–Fri from <input name="from" value="09:00" size="5"></label><label>to <input name="to" value="18:00" size="5"></label>
-        <label><input type="checkbox" name="always"> 24/7</label>
-        <label>Holidays <input name="holidays" placeholder="2026-01-01, 2026-01-07"></label>
-        <button>Save calendar</button></form>
+        <label><input type="checkbox" name="always"{{#always}} checked{{/always}}> open 24/7</label></div>
+        <fieldset><legend>Working hours (e.g. <code>09:00-13:00, 14:00-18:00</code>; empty = closed)</legend>
+        {{#days}}<label class="day">{{label}} <input name="{{key}}" value="{{hours}}" placeholder="closed"></label>{{/days}}</fieldset>
+        <div class="filters"><label>Holidays <input name="holidays" value="{{holidays}}" placeholder="2026-01-01, 2026-01-07"></label>
+        <label>Extra working days <textarea name="extra" rows="2" placeholder="2026-11-28 10:00-15:00">{{extra}}</textarea></label>
+        <button>Save calendar</button></div></form>{{/calendarForm}}
       <p class="muted">Saving an existing id replaces that calendar (the log keeps every version).</p>
     </section>
     <section class="card"><h2>SLA tiers</h2>

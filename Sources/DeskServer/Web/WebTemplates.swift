@@ -45,6 +45,7 @@ enum WebTemplates {
     textarea { width:100%; min-height:7rem; }
     label { display:block; margin:.4rem 0 .15rem; }
     .filters { display:flex; flex-wrap:wrap; gap:.5rem; align-items:end; }
+    fieldset { border:1px solid var(--line); border-radius:6px; margin:.5rem 0; } fieldset .day { display:grid; grid-template-columns:7rem minmax(0,16rem); gap:.5rem; align-items:center; }
     table { border-collapse:collapse; width:100%; overflow-wrap:normal; } th, td { text-align:left; padding:.25rem .5rem; border-bottom:1px solid var(--line); }
     th { white-space:nowrap; }
     figure { margin:1rem 0; overflow-x:auto; } figure svg { width:100%; max-width:56rem; height:auto; }
