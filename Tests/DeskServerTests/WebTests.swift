@@ -162,11 +162,20 @@ struct WebTests {
             #expect(worked.loggedMinutes["anna"] == 25)
             #expect(try await api.page(.get, "/ui/tickets/\(n)", cookie: anna).body.contains("incident · high · complexity 3"))
 
-            // Close with the evaluation: payroll sees it.
+            // Close with the evaluation: payroll sees it. The dialog offers the five kinds by name; a
+            // wrong evaluation is refused with the reason and leaves the ticket open.
+            let closing = try await api.page(.get, "/ui/tickets/\(n)", cookie: anna).body
+            #expect(closing.contains(#"name="kind" value="5""#) && closing.contains("step-by-step instructions") && closing.contains(#"name="screenshots""#))
+            let refused = try await api.page(.post, "/ui/tickets/\(n)/close", cookie: anna,
+                                             form: ["_csrf": token, "volume": "long", "links": "many", "help": "1", "kind": "3"])
+            #expect(refused.location?.contains("error=") == true, "\(refused.location ?? "")")
+            #expect(try await api.get("/tickets/\(n)", t.anna).body.contains(#""status":"closed""#) == false)
             let closed = try await api.page(.post, "/ui/tickets/\(n)/close", cookie: anna,
-                                            form: ["_csrf": token, "kind": "3", "volume": "long", "links": "1", "help": "none"])
+                                            form: ["_csrf": token, "kind": "3", "volume": "long", "links": "1", "screenshots": "2", "help": "2"])
             #expect(closed.location?.contains("done=") == true, "\(closed.location ?? "")")
             #expect(try await api.get("/tickets/\(n)", t.anna).body.contains(#""status":"closed""#))
+            #expect(service.view.ticketDetail(n, now: Date())?.ticket.evaluations["anna"]
+                    == AnswerEvaluation(kind: 3, volume: .long, links: 1, screenshots: 2, help: 2))
 
             // The live updates use the cookie (EventSource sends no headers); JSON commands never do.
             #expect(try await api.page(.get, "/live?max=0", cookie: anna).status == 200)

@@ -738,10 +738,13 @@ class Suite:
             p.goto(f"{self.base}/ui/tickets/{n}")
             form = f"form[action='/ui/tickets/{n}/close']"
             self.check("Close with the answer evaluation" in p.text(form), "no close form with the evaluation")
-            p.type(f"{form} input[name=kind]", "3")
-            p.choose(f"{form} select[name=volume]", "long")
+            p.click(f"{form} input[name=kind][value='3']")
+            p.click(f"{form} input[name=volume][value=long]")
             p.type(f"{form} input[name=links]", "1")
-            p.choose(f"{form} select[name=help]", "none")
+            p.type(f"{form} input[name=screenshots]", "2")
+            p.click(f"{form} input[name=help][value='1']")
+            picked = p.eval(f"[...document.querySelectorAll(\"{form} input[type=radio]:checked\")].map(e => e.name + '=' + e.value).join(',')")
+            self.check(picked == "kind=3,volume=long,help=1", f"the radio buttons hold {picked!r}")
             self.shot(p, "ticket-close-form")
             if p.submit(f"{form} button", rf"^/ui/tickets/{n}\?", "clicking Close", fallback=f"{self.base}/ui/tickets/{n}"):
                 self.check(not p.shown_error(), f"closing failed: {p.shown_error()!r}")

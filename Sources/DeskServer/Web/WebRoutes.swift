@@ -198,6 +198,7 @@ extension DeskService {
                 "reactionLeft": left(t.reactionDue, done: t.firstResponseAt != nil), "resolutionLeft": left(t.resolutionDue, done: t.resolvedAt != nil),
                 "defaultRecipients": recipients.isEmpty ? d.contactName : recipients.joined(separator: ", "),
                 "statusChoices": ["waiting-for-client", "postponed", "resolved", "accepted", "reopened"],
+                "answerKinds": Web.answerKinds.enumerated().map { ["value": $0.offset + 1, "label": $0.element, "checked": $0.offset == 0] as [String: Any] },
                 "types": TicketType.allCases.map(\.rawValue), "criticalities": Criticality.allCases.map(\.rawValue),
                 "staffChoices": self.view.account.staff.values.filter { $0.active && $0.role != .auditor }.sorted { $0.id < $1.id }
                     .map { ["id": $0.id, "name": $0.name] as [String: Any] },
@@ -279,9 +280,14 @@ extension DeskService {
             let s = try await requireStaffSession(req)
             let n = try ctx.parameters.require("n", as: Int.self)
             let f = try await form(req, s)
-            let help = ["none": 1, "colleague": 2, "developer": 3][f["help"] ?? "none"] ?? 1
-            let evaluation = AnswerEvaluation(kind: Int(f["kind"] ?? "") ?? 0, volume: AnswerVolume(rawValue: f["volume"] ?? "") ?? .short,
-                                              links: Int(f["links"] ?? "") ?? 0, help: help)
+            // Blank numbers are 0; anything else that is not a number is refused by the domain's checks.
+            func number(_ key: String, blank: Int) -> Int {
+                let v = (f[key] ?? "").trimmingCharacters(in: .whitespaces)
+                return v.isEmpty ? blank : Int(v) ?? -1
+            }
+            guard let volume = AnswerVolume(rawValue: f["volume"] ?? "") else { return back(n, "Choose the answer's volume.", done: "") }
+            let evaluation = AnswerEvaluation(kind: number("kind", blank: 0), volume: volume, links: number("links", blank: 0),
+                                              screenshots: number("screenshots", blank: 0), help: number("help", blank: 1))
             return back(n, await run(.close(ticket: n, evaluation: evaluation, reason: nil), s), done: "#\(n) is closed.")
         }
 

@@ -13,6 +13,16 @@ import SupportDesk
 /// to run without it (plain http beyond localhost). Every form carries `_csrf`, a value derived from the
 /// session token that a page of another site cannot know; a POST without the right one is refused.
 enum Web {
+    /// The five answer kinds of the close dialog (R22), in order of difficulty and time: the
+    /// evaluation stores the number, the payroll formula reads it as `kind`.
+    static let answerKinds = [
+        "a known answer or a link to the documentation",
+        "a short explanation",
+        "step-by-step instructions",
+        "an investigation: reproducing the problem, reading logs",
+        "a long investigation, a workaround or a fix with developers",
+    ]
+
     static let cookieName = "hd_session"
     static let sessionLabel = "web session"
 

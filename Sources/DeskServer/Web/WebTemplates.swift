@@ -45,6 +45,7 @@ enum WebTemplates {
     textarea { width:100%; min-height:7rem; }
     label { display:block; margin:.4rem 0 .15rem; }
     .filters { display:flex; flex-wrap:wrap; gap:.5rem; align-items:end; }
+    .close h2 { font-size:1.1rem; margin:.2rem 0; } fieldset label { margin:.2rem 0; }
     fieldset { border:1px solid var(--line); border-radius:6px; margin:.5rem 0; } fieldset .day { display:grid; grid-template-columns:7rem minmax(0,16rem); gap:.5rem; align-items:center; }
     table { border-collapse:collapse; width:100%; overflow-wrap:normal; } th, td { text-align:left; padding:.25rem .5rem; border-bottom:1px solid var(--line); }
     th { white-space:nowrap; }
@@ -205,16 +206,27 @@ enum WebTemplates {
       <form class="filters" method="post" action="/ui/tickets/{{number}}/action"><input type="hidden" name="_csrf" value="{{csrf}}">
         <button class="secondary" name="action" value="spam">Mark as spam</button></form>
     </details>
-    <form class="card" method="post" action="/ui/tickets/{{number}}/close">
+    <form class="card close" method="post" action="/ui/tickets/{{number}}/close" aria-labelledby="close-heading">
       <input type="hidden" name="_csrf" value="{{csrf}}">
-      <strong>Close with the answer evaluation</strong>
+      <h2 id="close-heading">Close with the answer evaluation</h2>
+      <p class="muted">Rate your own answer; the payroll formula in force turns it into pay (R22).</p>
+      <fieldset><legend>What the answer took</legend>
+        {{#answerKinds}}<label><input type="radio" name="kind" value="{{value}}" required{{#checked}} checked{{/checked}}> {{value}} — {{label}}</label>{{/answerKinds}}
+      </fieldset>
+      <fieldset><legend>Volume</legend>
+        <label><input type="radio" name="volume" value="short" checked> short</label>
+        <label><input type="radio" name="volume" value="long"> long, detailed</label>
+      </fieldset>
       <div class="filters">
-        <label>Answer kind (1–5) <input name="kind" type="number" min="1" max="5" value="1" required></label>
-        <label>Volume <select name="volume"><option value="short">short</option><option value="long">long</option></select></label>
-        <label>Links + screenshots <input name="links" type="number" min="0" value="0"></label>
-        <label>Help <select name="help"><option value="none">none</option><option value="colleague">colleague</option><option value="developer">developer</option></select></label>
+        <label>Links <input name="links" type="number" min="0" max="1000" value="0" inputmode="numeric"></label>
+        <label>Screenshots <input name="screenshots" type="number" min="0" max="1000" value="0" inputmode="numeric"></label>
       </div>
-      <p><button>Close</button></p>
+      <fieldset><legend>Help from others</legend>
+        <label><input type="radio" name="help" value="1" checked> answered alone</label>
+        <label><input type="radio" name="help" value="2"> with some help</label>
+        <label><input type="radio" name="help" value="3"> mostly by colleagues or developers</label>
+      </fieldset>
+      <p><button>Close the ticket</button></p>
     </form>
     {{/open}}
     {{^open}}<form class="card" method="post" action="/ui/tickets/{{number}}/status"><input type="hidden" name="_csrf" value="{{csrf}}">
