@@ -55,6 +55,9 @@ public final class DeskView: Projection, @unchecked Sendable {
     var timeEntries: [TimeEntry] = []
     var visibilityHistory: [(at: Date, settings: VisibilitySettings)] = []
     var portalHistory: [ContactId: [(at: Date, granted: Bool)]] = [:]
+    /// Open tickets (not spam, not merged away), kept by the fold so that the queues do not scan
+    /// every ticket ever opened.
+    var openNumbers = Set<TicketNumber>()
 
     // Rows changed since the last flush.
     var dirtyTickets = Set<TicketNumber>()
@@ -79,6 +82,7 @@ public final class DeskView: Projection, @unchecked Sendable {
             timeEntries = []
             visibilityHistory = []
             portalHistory = [:]
+            openNumbers = []
             dirtyTickets = []
             dirtyContacts = []
             dirtyOrganisations = []
@@ -125,6 +129,7 @@ public final class DeskView: Projection, @unchecked Sendable {
                 feed.append((record.sequence, n))
             }
             dirtyTickets.insert(n)
+            indexOpen(n)
         }
         switch event.stream {
         case Streams.account: dirtyAccount = true
@@ -133,6 +138,10 @@ public final class DeskView: Projection, @unchecked Sendable {
         default: break
         }
         if feed.count > 1024, feed.count > 4 * activity.count { compactFeed() }
+    }
+
+    func indexOpen(_ n: TicketNumber) {
+        if let t = state.tickets[n], t.status.isOpen, !t.spam, t.mergedInto == nil { openNumbers.insert(n) } else { openNumbers.remove(n) }
     }
 
     func compactFeed() {
@@ -222,6 +231,7 @@ public final class DeskView: Projection, @unchecked Sendable {
                     let row = try CompactCoding.decode(TicketRow.self, from: v)
                     let t = row.ticket
                     state.tickets[t.number] = t
+                    indexOpen(t.number)
                     activity[t.number] = row.activity
                     byContact[t.contact, default: []].append(t.number)
                     if let org = t.organisation { byOrganisation[org, default: []].append(t.number) }

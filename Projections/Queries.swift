@@ -47,6 +47,17 @@ public struct FeedItem: Sendable, Hashable, Codable {
     public var activity: Activity
 }
 
+/// One queue: how many open tickets it holds and the first rows.
+public struct Queue: Sendable, Hashable {
+    public var name: String
+    public var count = 0
+    public var rows: [FeedItem] = []
+}
+
+public enum QueueSort: String, Sendable, CaseIterable {
+    case number, activity, status
+}
+
 public struct FeedFilter: Sendable, Hashable, Codable {
     public var mine = false
     public var unaccepted = false
@@ -179,16 +190,38 @@ extension DeskView {
         }
     }
 
-    /// Every open ticket (not spam, not merged away) as a list row, for the queues.
+    /// Open tickets (not spam, not merged away) as list rows, newest first.
     public func openTickets(now: Date, limit: Int = 2000) -> [FeedItem] {
+        read { v in v.openNumbers.sorted(by: >).prefix(limit).compactMap { v.openItem($0, now: now) } }
+    }
+
+    /// The queues (R20): premium, normal, unaccepted and overdue open tickets, each with how many
+    /// there are and its first `rows` in the chosen order. One pass over the open-ticket index.
+    public func queues(now: Date, sort: QueueSort = .number, rows: Int = 200) -> [Queue] {
         read { v in
-            v.state.tickets.values.filter { $0.status.isOpen && !$0.spam && $0.mergedInto == nil }
-                .sorted { $0.number > $1.number }.prefix(limit).map { t in
-                    FeedItem(number: t.number, subject: t.subject, status: t.status, marker: Self.marker(t), premium: t.premium,
-                             unaccepted: t.responsible == nil, overdue: Self.overdue(t, now: now), responsible: t.responsible,
-                             level: t.level, type: t.classification.type, criticality: t.classification.criticality,
-                             activity: v.activity[t.number] ?? Activity(sequence: 0, at: t.openedAt, type: "TicketOpened", actor: nil))
+            var numbers = Array(v.openNumbers)
+            switch sort {
+            case .number: numbers.sort(by: >)
+            case .activity:
+                numbers.sort { (v.activity[$0]?.sequence ?? 0, $0) > (v.activity[$1]?.sequence ?? 0, $1) }
+            case .status:
+                let status = Dictionary(uniqueKeysWithValues: numbers.map { ($0, v.state.tickets[$0]?.status.rawValue ?? "") })
+                numbers.sort { (status[$0]!, $1) < (status[$1]!, $0) }
+            }
+            var queues = [Queue(name: "Premium"), Queue(name: "Normal"), Queue(name: "Unaccepted"), Queue(name: "Overdue")]
+            for n in numbers {
+                guard let t = v.state.tickets[n] else { continue }
+                let overdue = Self.overdue(t, now: now), unaccepted = t.responsible == nil
+                var item: FeedItem?
+                for (i, member) in [t.premium, !t.premium, unaccepted, overdue].enumerated() where member {
+                    queues[i].count += 1
+                    if queues[i].rows.count < rows {
+                        if item == nil { item = v.openItem(n, now: now) }
+                        if let item { queues[i].rows.append(item) }
+                    }
                 }
+            }
+            return queues
         }
     }
 
@@ -214,6 +247,15 @@ extension DeskView {
     }
 
     public var organisations: [OrganisationState] { read { $0.state.organisations.values.sorted { $0.id < $1.id } } }
+
+    /// An open ticket as a list row (called with the state locked).
+    func openItem(_ n: TicketNumber, now: Date) -> FeedItem? {
+        guard let t = state.tickets[n] else { return nil }
+        return FeedItem(number: n, subject: t.subject, status: t.status, marker: Self.marker(t), premium: t.premium,
+                        unaccepted: t.responsible == nil, overdue: Self.overdue(t, now: now), responsible: t.responsible,
+                        level: t.level, type: t.classification.type, criticality: t.classification.criticality,
+                        activity: activity[n] ?? Activity(sequence: 0, at: t.openedAt, type: "TicketOpened", actor: nil))
+    }
 
     static func overdue(_ t: TicketState, now: Date) -> Bool {
         guard t.status.isOpen else { return false }

@@ -60,6 +60,8 @@ struct ProjectionsTests {
             #expect(a.1 == b.1 && a.1 == c.1)
             #expect(a.2 == b.2 && a.2 == c.2)
             #expect(a.3 == b.3 && a.3 == c.3)
+            let open = live.read { $0.openNumbers }
+            #expect(!open.isEmpty && open == rebuilt.read { $0.openNumbers } && open == loaded.read { $0.openNumbers })
             // And the view agrees with the command processor's own state.
             let snapshot = await processor.snapshot()
             #expect(a.0.account == snapshot.account)
@@ -225,6 +227,40 @@ struct ProjectionsTests {
         // Paging: the next page starts below the last sequence of this one.
         let page2 = view.staffFeed(staff: "anna", now: now, limit: 30, before: feed.last!.activity.sequence)
         #expect(Set(page2.map(\.number)).isDisjoint(with: feed.map(\.number)))
+    }
+}
+
+extension ProjectionsTests {
+    @Test("the queues, from the open-ticket index, match a scan of every ticket: counts, order and first rows")
+    func queues() async throws {
+        let store = MemoryEventStore()
+        _ = try await generated(store, tickets: 300, seed: 9)
+        let view = DeskView()
+        try await ProjectionRunner(store: store, projections: [view]).prepare()
+        let now = Date(timeIntervalSince1970: 1_772_431_200 + 86_400 * 20)
+        // The oracle: every ticket, filtered and sorted here.
+        let all = view.read { v in v.state.tickets.values.filter { $0.status.isOpen && !$0.spam && $0.mergedInto == nil } }
+        let activity = view.read { $0.activity }
+        #expect(all.count > 10 && all.count < view.read { $0.state.tickets.count }, "the history has open and finished tickets")
+        for sort in QueueSort.allCases {
+            let ordered: [TicketState] = switch sort {
+            case .number: all.sorted { $0.number > $1.number }
+            case .activity: all.sorted { (activity[$0.number]!.sequence, $0.number) > (activity[$1.number]!.sequence, $1.number) }
+            case .status: all.sorted { ($0.status.rawValue, $1.number) < ($1.status.rawValue, $0.number) }
+            }
+            let queues = view.queues(now: now, sort: sort, rows: 7)
+            let members: [(String, (TicketState) -> Bool)] = [
+                ("Premium", { $0.premium }), ("Normal", { !$0.premium }), ("Unaccepted", { $0.responsible == nil }),
+                ("Overdue", { DeskView.overdue($0, now: now) }),
+            ]
+            #expect(queues.map(\.name) == members.map(\.0))
+            for (q, (name, member)) in zip(queues, members) {
+                let expected = ordered.filter(member)
+                #expect(q.count == expected.count, "\(name) by \(sort)")
+                #expect(q.rows.map(\.number) == expected.prefix(7).map(\.number), "\(name) by \(sort)")
+            }
+        }
+        #expect(view.openTickets(now: now, limit: 5).map(\.number) == all.map(\.number).sorted(by: >).prefix(5).map { $0 })
     }
 }
 

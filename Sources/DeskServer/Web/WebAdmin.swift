@@ -23,26 +23,16 @@ extension DeskService {
         // Queues: premium and normal (R20), unaccepted, overdue; sortable.
         router.get("/ui/queues") { req, _ in
             let s = try await session(req, minimum: .staff)
-            let sort = req.uri.queryParameters.get("sort") ?? "number"
-            var items = self.view.openTickets(now: self.clock.now())
-            switch sort {
-            case "activity": items.sort { $0.activity.sequence > $1.activity.sequence }
-            case "status": items.sort { ($0.status.rawValue, $0.number) < ($1.status.rawValue, $1.number) }
-            default: items.sort { $0.number > $1.number }
-            }
+            let sort = QueueSort(rawValue: req.uri.queryParameters.get("sort") ?? "") ?? .number
             // Each queue shows its first 200 rows (the count says how many there are).
-            func rows(_ list: [FeedItem]) -> [[String: Any]] {
-                list.prefix(200).map { i in
+            let queues: [[String: Any]] = self.view.queues(now: self.clock.now(), sort: sort, rows: 200).map { q in
+                ["name": q.name, "count": q.count, "more": q.count > q.rows.count, "rows": q.rows.map { i in
                     ["number": i.number, "subject": i.subject, "status": i.status.rawValue, "marker": i.marker.rawValue,
                      "overdue": i.overdue, "unaccepted": i.unaccepted, "premium": i.premium,
-                     "responsible": i.responsible.map { self.displayName(.staff($0)) } ?? "—", "activity": Web.time(i.activity.at)]
-                }
+                     "responsible": i.responsible.map { self.displayName(.staff($0)) } ?? "—", "activity": Web.time(i.activity.at)] as [String: Any]
+                }]
             }
-            let queues: [[String: Any]] = [
-                ("Premium", items.filter(\.premium)), ("Normal", items.filter { !$0.premium }),
-                ("Unaccepted", items.filter(\.unaccepted)), ("Overdue", items.filter(\.overdue)),
-            ].map { name, list in ["name": name, "count": list.count, "rows": rows(list), "more": list.count > 200] }
-            return page("queues", "Queues", s, ["queues": queues, "sort": sort])
+            return page("queues", "Queues", s, ["queues": queues, "sort": sort.rawValue])
         }
 
         // Contacts: search by name, e-mail, phone or ticket number (R3); portal access, addresses, merge.
