@@ -58,6 +58,13 @@ public final class DeskView: Projection, @unchecked Sendable {
     /// Open tickets (not spam, not merged away), kept by the fold so that the queues do not scan
     /// every ticket ever opened.
     var openNumbers = Set<TicketNumber>()
+    /// Tickets in the order they were opened, and whether their opening times are in that order too
+    /// (they are unless the clock stepped back): reports over a period then look at that period's
+    /// tickets only (`TimeWindow`), instead of every ticket ever opened.
+    var openedOrder: [TicketNumber] = []
+    var openedInOrder = true
+    /// Whether `evaluations` are in time order (the same reasoning).
+    var evaluationsInOrder = true
 
     // Rows changed since the last flush.
     var dirtyTickets = Set<TicketNumber>()
@@ -83,6 +90,9 @@ public final class DeskView: Projection, @unchecked Sendable {
             visibilityHistory = []
             portalHistory = [:]
             openNumbers = []
+            openedOrder = []
+            openedInOrder = true
+            evaluationsInOrder = true
             dirtyTickets = []
             dirtyContacts = []
             dirtyOrganisations = []
@@ -108,9 +118,11 @@ public final class DeskView: Projection, @unchecked Sendable {
         state.evolve(event, at: at)
         switch event {
         case .ticketOpened(let e):
+            noteOpened(e.ticket)
             byContact[e.contact, default: []].append(e.ticket)
             if let org = e.organisation { byOrganisation[org, default: []].append(e.ticket) }
         case .answerEvaluated(let e):
+            if let last = evaluations.last, at < last.at { evaluationsInOrder = false }
             evaluations.append(EvaluationEntry(sequence: record.sequence, ticket: e.ticket, staff: e.staff, evaluation: e.evaluation, at: at))
         case .timeLogged(let e):
             timeEntries.append(TimeEntry(sequence: record.sequence, ticket: e.ticket, staff: e.staff, minutes: e.minutes, on: e.on))
@@ -138,6 +150,13 @@ public final class DeskView: Projection, @unchecked Sendable {
         default: break
         }
         if feed.count > 1024, feed.count > 4 * activity.count { compactFeed() }
+    }
+
+    func noteOpened(_ n: TicketNumber) {
+        if let last = openedOrder.last, let a = state.tickets[last]?.openedAt, let b = state.tickets[n]?.openedAt, b < a {
+            openedInOrder = false
+        }
+        openedOrder.append(n)
     }
 
     func indexOpen(_ n: TicketNumber) {
@@ -263,6 +282,10 @@ public final class DeskView: Projection, @unchecked Sendable {
                 for p in c.phones { state.contactByPhone[normalisedPhone(p)] = survivor }
             }
             feed = activity.map { ($0.value.sequence, $0.key) }.sorted { $0.0 < $1.0 }
+            // Numbers are given out in opening order.
+            for n in state.tickets.keys.sorted() { noteOpened(n) }
+            evaluations.sort { $0.sequence < $1.sequence }
+            evaluationsInOrder = zip(evaluations, evaluations.dropFirst()).allSatisfy { $0.at <= $1.at }
             for k in byContact.keys { byContact[k]!.sort() }
             for k in byOrganisation.keys { byOrganisation[k]!.sort() }
             flushedEvaluations = evaluations.count

@@ -150,8 +150,10 @@ extension DeskView {
             lines[s] ?? PayrollLine(staff: s, name: state.account.staff[s]?.name ?? s, evaluations: 0, evaluationAmount: 0,
                                    minutes: 0, hourlyAmount: 0, total: 0)
         }
-        for e in evaluations {
-            let day = localDate(e.at, timeZone: tz)
+        let dayOf = LocalDay(timeZone: tz)
+        for i in Self.window(count: evaluations.count, inOrder: evaluationsInOrder, from: from, to: to, at: { evaluations[$0].at }) {
+            let e = evaluations[i]
+            let day = dayOf(e.at)
             guard day >= from, day <= to, let f = try formula(on: day) else { continue }
             let t = state.tickets[e.ticket]
             let inputs: [String: FormulaValue] = [
@@ -191,11 +193,9 @@ extension DeskView {
 
     public func sla(from: LocalDate, to: LocalDate) -> SLAReport {
         read { v in
-            let tz = v.state.account.timeZone
             var tiers: [String: [TicketState]] = [:], orgs: [String: [TicketState]] = [:], staff: [String: [TicketState]] = [:]
-            for t in v.state.tickets.values where !t.spam && t.mergedInto == nil {
-                let day = localDate(t.openedAt, timeZone: tz)
-                guard day >= from, day <= to else { continue }
+            v.forEachTicketOpened(from: from, to: to) { t in
+                guard !t.spam, t.mergedInto == nil else { return }
                 tiers[t.tierId.flatMap { v.state.account.tiers[$0]?.name } ?? "(no tier)", default: []].append(t)
                 orgs[t.organisation.flatMap { v.state.organisations[$0]?.name } ?? "(no organisation)", default: []].append(t)
                 staff[t.responsible.flatMap { v.state.account.staff[$0]?.name } ?? "(unaccepted)", default: []].append(t)
@@ -237,14 +237,13 @@ extension DeskView {
     /// tier's calendar (the reaction-time distribution).
     public func reactionHours(from: LocalDate, to: LocalDate) -> [Double] {
         read { v in
-            let tz = v.state.account.timeZone
-            return v.state.tickets.values.compactMap { t -> Double? in
-                guard !t.spam, t.mergedInto == nil, let r = t.firstResponseAt else { return nil }
-                let day = localDate(t.openedAt, timeZone: tz)
-                guard day >= from, day <= to else { return nil }
+            var hours: [Double] = []
+            v.forEachTicketOpened(from: from, to: to) { t in
+                guard !t.spam, t.mergedInto == nil, let r = t.firstResponseAt else { return }
                 let calendar = t.tierId.flatMap { v.state.account.tiers[$0] }.flatMap { v.state.account.calendars[$0.calendarId] } ?? .twentyFourSeven()
-                return Double(calendar.businessSeconds(from: t.openedAt, to: r)) / 3600
-            }.sorted()
+                hours.append(Double(calendar.businessSeconds(from: t.openedAt, to: r)) / 3600)
+            }
+            return hours.sorted()
         }
     }
 
@@ -258,9 +257,10 @@ extension DeskView {
             var r = LoadReport(from: from, to: to, opened: 0, byHour: Array(repeating: 0, count: 24), byWeekday: Array(repeating: 0, count: 7),
                                byDay: [:], byChannel: [:], byType: [:], minutesByType: [:], premium: [], ratings: 0)
             var scores = 0
-            for t in v.state.tickets.values where !t.spam {
-                let day = localDate(t.openedAt, timeZone: tz)
-                guard day >= from, day <= to else { continue }
+            let dayOf = LocalDay(timeZone: tz)
+            v.forEachTicketOpened(from: from, to: to) { t in
+                guard !t.spam else { return }
+                let day = dayOf(t.openedAt)
                 r.opened += 1
                 let c = cal.dateComponents([.hour, .weekday], from: t.openedAt)
                 r.byHour[c.hour ?? 0] += 1
@@ -278,6 +278,70 @@ extension DeskView {
             r.premium = v.state.organisations.values.filter { $0.premiumBought > 0 }.sorted { $0.id < $1.id }
                 .map { PremiumFigures(organisation: $0.id, name: $0.name, bought: $0.premiumBought, used: $0.premiumUsed, left: $0.premiumLeft) }
             return r
+        }
+    }
+}
+
+// MARK: Periods
+
+/// The local date of instants in one time zone, with the calendar made once (making a `Calendar`
+/// and `TimeZone` per instant cost more than the reports themselves).
+struct LocalDay {
+    let calendar: Calendar
+
+    init(timeZone: String) {
+        var cal = Calendar(identifier: .gregorian)
+        cal.timeZone = TimeZone(identifier: timeZone) ?? TimeZone(identifier: "UTC")!
+        calendar = cal
+    }
+
+    func callAsFunction(_ instant: Date) -> LocalDate {
+        let c = calendar.dateComponents([.year, .month, .day], from: instant)
+        return LocalDate(year: c.year ?? 1970, month: c.month ?? 1, day: c.day ?? 1)
+    }
+}
+
+extension DeskView {
+    /// Which part of a list in time order can hold instants of the local days `from…to`: a binary
+    /// search with two days' margin each side (no time zone is 48 h from UTC). The caller still checks
+    /// each element's local date. The whole list when it is not in time order (the clock stepped back).
+    static func window(count: Int, inOrder: Bool, from: LocalDate, to: LocalDate, at: (Int) -> Date) -> Range<Int> {
+        guard inOrder, count > 0 else { return 0..<count }
+        let lo = Date(timeIntervalSince1970: Double(daysFromEpoch(from) - 2) * 86_400)
+        let hi = Date(timeIntervalSince1970: Double(daysFromEpoch(to) + 3) * 86_400)
+        func first(notBefore d: Date) -> Int {
+            var a = 0, b = count
+            while a < b {
+                let m = (a + b) / 2
+                if at(m) < d { a = m + 1 } else { b = m }
+            }
+            return a
+        }
+        let start = first(notBefore: lo)
+        return start..<max(start, first(notBefore: hi))
+    }
+
+    /// Days from 1970-01-01 to `d` in the proleptic Gregorian calendar (H. Hinnant's days_from_civil).
+    static func daysFromEpoch(_ d: LocalDate) -> Int {
+        let y = d.month <= 2 ? d.year - 1 : d.year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * (d.month + (d.month > 2 ? -3 : 9)) + 2) / 5 + d.day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
+    /// Every ticket opened on the local days `from…to` (account time zone), in opening order; looks
+    /// only at that period's tickets. Called with the state locked.
+    func forEachTicketOpened(from: LocalDate, to: LocalDate, _ body: (TicketState) -> Void) {
+        let dayOf = LocalDay(timeZone: state.account.timeZone)
+        let range = Self.window(count: openedOrder.count, inOrder: openedInOrder, from: from, to: to) {
+            self.state.tickets[self.openedOrder[$0]]?.openedAt ?? .distantPast
+        }
+        for i in range {
+            guard let t = state.tickets[openedOrder[i]] else { continue }
+            let day = dayOf(t.openedAt)
+            if day >= from, day <= to { body(t) }
         }
     }
 }
