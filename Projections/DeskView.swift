@@ -58,6 +58,8 @@ public final class DeskView: Projection, @unchecked Sendable {
     /// Open tickets (not spam, not merged away), kept by the fold so that the queues do not scan
     /// every ticket ever opened.
     var openNumbers = Set<TicketNumber>()
+    /// Per staff member, the tickets they are responsible for or co-execute: the Chronicle's "mine".
+    var assigned: [StaffId: Set<TicketNumber>] = [:]
     /// Tickets in the order they were opened, and whether their opening times are in that order too
     /// (they are unless the clock stepped back): reports over a period then look at that period's
     /// tickets only (`TimeWindow`), instead of every ticket ever opened.
@@ -90,6 +92,7 @@ public final class DeskView: Projection, @unchecked Sendable {
             visibilityHistory = []
             portalHistory = [:]
             openNumbers = []
+            assigned = [:]
             openedOrder = []
             openedInOrder = true
             evaluationsInOrder = true
@@ -115,6 +118,7 @@ public final class DeskView: Projection, @unchecked Sendable {
 
     func fold(_ event: DeskEvent, _ record: RecordedEvent) {
         let at = record.timestamp
+        let assignedBefore = event.ticket.flatMap { state.tickets[$0] }.map(Self.assignees) ?? []
         state.evolve(event, at: at)
         switch event {
         case .ticketOpened(let e):
@@ -142,6 +146,11 @@ public final class DeskView: Projection, @unchecked Sendable {
             }
             dirtyTickets.insert(n)
             indexOpen(n)
+            let assignedNow = state.tickets[n].map(Self.assignees) ?? []
+            if assignedNow != assignedBefore {
+                for s in assignedBefore.subtracting(assignedNow) { assigned[s]?.remove(n) }
+                for s in assignedNow.subtracting(assignedBefore) { assigned[s, default: []].insert(n) }
+            }
         }
         switch event.stream {
         case Streams.account: dirtyAccount = true
@@ -150,6 +159,12 @@ public final class DeskView: Projection, @unchecked Sendable {
         default: break
         }
         if feed.count > 1024, feed.count > 4 * activity.count { compactFeed() }
+    }
+
+    static func assignees(_ t: TicketState) -> Set<StaffId> {
+        var s = t.coExecutors
+        if let r = t.responsible { s.insert(r) }
+        return s
     }
 
     func noteOpened(_ n: TicketNumber) {
@@ -251,6 +266,7 @@ public final class DeskView: Projection, @unchecked Sendable {
                     let t = row.ticket
                     state.tickets[t.number] = t
                     indexOpen(t.number)
+                    for s in Self.assignees(t) { assigned[s, default: []].insert(t.number) }
                     activity[t.number] = row.activity
                     byContact[t.contact, default: []].append(t.number)
                     if let org = t.organisation { byOrganisation[org, default: []].append(t.number) }

@@ -161,9 +161,54 @@ extension DeskView {
     // MARK: Staff
 
     /// The Chronicle (R7, R8): tickets the member takes part in, most recent activity first.
+    ///
+    /// Without a selective filter it walks the feed from the newest activity and stops when the page
+    /// is full. "Mine", "responsible", "unaccepted" and an open status could match only a few tickets
+    /// deep in a long history, so those start from an index (the member's assigned tickets, the open
+    /// tickets) and pick the newest matches, without walking the whole feed.
     public func staffFeed(staff: StaffId, filter: FeedFilter = FeedFilter(), now: Date, limit: Int = 50,
                           before: UInt64? = nil) -> [FeedItem] {
+        staffFeed(staff: staff, filter: filter, now: now, limit: limit, before: before, indexes: true)
+    }
+
+    /// `indexes: false` always walks the feed (tests compare both ways).
+    func staffFeed(staff: StaffId, filter: FeedFilter, now: Date, limit: Int, before: UInt64?, indexes: Bool) -> [FeedItem] {
         read { v in
+            func matches(_ t: TicketState) -> Bool {
+                guard !t.spam, t.mergedInto == nil, t.staffInvolved.contains(staff) else { return false }
+                if filter.mine, t.responsible != staff, !t.coExecutors.contains(staff) { return false }
+                if filter.unaccepted, t.responsible != nil || !t.status.isOpen { return false }
+                if let s = filter.status, t.status != s { return false }
+                if let s = filter.type, t.classification.type != s { return false }
+                if let s = filter.criticality, t.classification.criticality != s { return false }
+                if let s = filter.level, t.level != s { return false }
+                if let s = filter.responsible, t.responsible != s { return false }
+                return true
+            }
+            func item(_ n: TicketNumber, _ t: TicketState, _ act: Activity) -> FeedItem {
+                FeedItem(number: n, subject: t.subject, status: t.status, marker: Self.marker(t), premium: t.premium,
+                         unaccepted: t.responsible == nil && t.status.isOpen, overdue: Self.overdue(t, now: now),
+                         responsible: t.responsible, level: t.level, type: t.classification.type,
+                         criticality: t.classification.criticality, activity: act)
+            }
+            let candidates: Set<TicketNumber>? =
+                filter.mine ? (v.assigned[staff] ?? [])
+                : filter.responsible.map { v.assigned[$0] ?? [] }
+                ?? (filter.unaccepted || filter.status?.isOpen == true ? v.openNumbers : nil)
+            if indexes, let candidates {
+                // The newest `limit` matches (premium ones apart when they come first), by activity.
+                var best = TopByActivity(limit), bestPremium = TopByActivity(filter.premiumFirst ? limit : 0)
+                for n in candidates {
+                    guard let act = v.activity[n], let t = v.state.tickets[n] else { continue }
+                    if let before, act.sequence >= before { continue }
+                    guard matches(t) else { continue }
+                    if filter.premiumFirst, t.premium { bestPremium.offer(act.sequence, n) } else { best.offer(act.sequence, n) }
+                }
+                let numbers = bestPremium.newestFirst + best.newestFirst
+                return numbers.prefix(limit).compactMap { n in
+                    v.state.tickets[n].flatMap { t in v.activity[n].map { item(n, t, $0) } }
+                }
+            }
             var out: [FeedItem] = []
             var premium: [FeedItem] = []
             var i = v.feed.count - 1
@@ -171,20 +216,8 @@ extension DeskView {
                 let (seq, n) = v.feed[i]
                 i -= 1
                 if let before, seq >= before { continue }
-                guard let act = v.activity[n], act.sequence == seq, let t = v.state.tickets[n] else { continue }
-                guard !t.spam, t.mergedInto == nil, t.staffInvolved.contains(staff) else { continue }
-                if filter.mine, t.responsible != staff, !t.coExecutors.contains(staff) { continue }
-                if filter.unaccepted, t.responsible != nil || !t.status.isOpen { continue }
-                if let s = filter.status, t.status != s { continue }
-                if let s = filter.type, t.classification.type != s { continue }
-                if let s = filter.criticality, t.classification.criticality != s { continue }
-                if let s = filter.level, t.level != s { continue }
-                if let s = filter.responsible, t.responsible != s { continue }
-                let item = FeedItem(number: n, subject: t.subject, status: t.status, marker: Self.marker(t), premium: t.premium,
-                                    unaccepted: t.responsible == nil && t.status.isOpen, overdue: Self.overdue(t, now: now),
-                                    responsible: t.responsible, level: t.level, type: t.classification.type,
-                                    criticality: t.classification.criticality, activity: act)
-                if filter.premiumFirst, t.premium { premium.append(item) } else { out.append(item) }
+                guard let act = v.activity[n], act.sequence == seq, let t = v.state.tickets[n], matches(t) else { continue }
+                if filter.premiumFirst, t.premium { premium.append(item(n, t, act)) } else { out.append(item(n, t, act)) }
             }
             return Array((premium + out).prefix(limit))
         }
@@ -300,4 +333,27 @@ extension DeskView {
     }
     public var account: AccountState { read { $0.state.account } }
     public func contact(_ id: ContactId) -> ContactState? { read { $0.state.contacts[id] } }
+}
+
+/// The `limit` largest activity sequences offered (with their tickets), kept sorted: O(log limit)
+/// per offer once full, so picking a page from a large index never sorts the index.
+struct TopByActivity {
+    let limit: Int
+    private var kept: [(UInt64, TicketNumber)] = []  // ascending
+
+    init(_ limit: Int) { self.limit = limit }
+
+    mutating func offer(_ sequence: UInt64, _ n: TicketNumber) {
+        guard limit > 0 else { return }
+        if kept.count == limit, let low = kept.first, sequence <= low.0 { return }
+        var a = 0, b = kept.count
+        while a < b {
+            let m = (a + b) / 2
+            if kept[m].0 < sequence { a = m + 1 } else { b = m }
+        }
+        kept.insert((sequence, n), at: a)
+        if kept.count > limit { kept.removeFirst() }
+    }
+
+    var newestFirst: [TicketNumber] { kept.reversed().map(\.1) }
 }

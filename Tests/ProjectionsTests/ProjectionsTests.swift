@@ -62,6 +62,9 @@ struct ProjectionsTests {
             #expect(a.3 == b.3 && a.3 == c.3)
             let open = live.read { $0.openNumbers }
             #expect(!open.isEmpty && open == rebuilt.read { $0.openNumbers } && open == loaded.read { $0.openNumbers })
+            let assigned = live.read { $0.assigned.filter { !$0.value.isEmpty } }
+            #expect(!assigned.isEmpty && assigned == rebuilt.read { $0.assigned.filter { !$0.value.isEmpty } }
+                    && assigned == loaded.read { $0.assigned.filter { !$0.value.isEmpty } })
             // And the view agrees with the command processor's own state.
             let snapshot = await processor.snapshot()
             #expect(a.0.account == snapshot.account)
@@ -231,6 +234,45 @@ struct ProjectionsTests {
 }
 
 extension ProjectionsTests {
+    @Test("the Chronicle's selective filters read indexes and give exactly what walking the whole feed gives")
+    func feedIndexes() async throws {
+        let store = MemoryEventStore()
+        _ = try await generated(store, tickets: 300, seed: 5)
+        let view = DeskView()
+        try await ProjectionRunner(store: store, projections: [view]).prepare()
+        let now = Date(timeIntervalSince1970: 1_772_431_200 + 86_400 * 20)
+        let staff = view.read { $0.state.account.staff.keys.sorted() }
+        var filters: [FeedFilter] = []
+        for mine in [false, true] {
+            for unaccepted in [false, true] {
+                for status in [nil, TicketStatus.accepted, .new, .closed] as [TicketStatus?] {
+                    for premiumFirst in [false, true] {
+                        var f = FeedFilter()
+                        f.mine = mine; f.unaccepted = unaccepted; f.status = status; f.premiumFirst = premiumFirst
+                        filters.append(f)
+                    }
+                }
+            }
+        }
+        for r in staff.prefix(3) { var f = FeedFilter(); f.responsible = r; filters.append(f) }
+        var nonEmpty = 0
+        for s in staff {
+            for f in filters {
+                for limit in [1, 7, 500] {
+                    let indexed = view.staffFeed(staff: s, filter: f, now: now, limit: limit, before: nil, indexes: true)
+                    let walked = view.staffFeed(staff: s, filter: f, now: now, limit: limit, before: nil, indexes: false)
+                    #expect(indexed == walked, "\(s) \(f) limit \(limit)")
+                    if !indexed.isEmpty { nonEmpty += 1 }
+                    if let mid = walked.dropFirst(walked.count / 2).first?.activity.sequence {
+                        #expect(view.staffFeed(staff: s, filter: f, now: now, limit: limit, before: mid, indexes: true)
+                                == view.staffFeed(staff: s, filter: f, now: now, limit: limit, before: mid, indexes: false))
+                    }
+                }
+            }
+        }
+        #expect(nonEmpty > filters.count, "the filters match something")
+    }
+
     @Test("the queues, from the open-ticket index, match a scan of every ticket: counts, order and first rows")
     func queues() async throws {
         let store = MemoryEventStore()
