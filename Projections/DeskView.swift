@@ -57,7 +57,8 @@ public final class DeskView: Projection, @unchecked Sendable {
     var portalHistory: [ContactId: [(at: Date, granted: Bool)]] = [:]
     /// Open tickets (not spam, not merged away), kept by the fold so that the queues do not scan
     /// every ticket ever opened.
-    var openNumbers = Set<TicketNumber>()
+    var openFacts: [TicketNumber: OpenFacts] = [:]
+    var openNumbers: Dictionary<TicketNumber, OpenFacts>.Keys { openFacts.keys }
     /// Per staff member, the tickets they are responsible for or co-execute: the Chronicle's "mine".
     var assigned: [StaffId: Set<TicketNumber>] = [:]
     /// Tickets in the order they were opened, and whether their opening times are in that order too
@@ -91,7 +92,7 @@ public final class DeskView: Projection, @unchecked Sendable {
             timeEntries = []
             visibilityHistory = []
             portalHistory = [:]
-            openNumbers = []
+            openFacts = [:]
             assigned = [:]
             openedOrder = []
             openedInOrder = true
@@ -167,6 +168,24 @@ public final class DeskView: Projection, @unchecked Sendable {
         return s
     }
 
+    /// What the queues need of an open ticket, small and flat: one pass over these answers the
+    /// queues page without touching the tickets themselves.
+    struct OpenFacts: Hashable {
+        var premium: Bool
+        var unaccepted: Bool
+        /// Overdue once the clock is past this (the reaction due time while unanswered, or the
+        /// resolution due time, whichever comes first).
+        var overdueAfter: Date?
+        /// Position of the status in alphabetical order of the raw values (the queues' status sort).
+        var statusRank: UInt8
+        var activity: UInt64
+
+        func overdue(_ now: Date) -> Bool { overdueAfter.map { now > $0 } ?? false }
+
+        static let rank: [TicketStatus: UInt8] = Dictionary(uniqueKeysWithValues:
+            TicketStatus.allCases.sorted { $0.rawValue < $1.rawValue }.enumerated().map { ($0.element, UInt8($0.offset)) })
+    }
+
     func noteOpened(_ n: TicketNumber) {
         if let last = openedOrder.last, let a = state.tickets[last]?.openedAt, let b = state.tickets[n]?.openedAt, b < a {
             openedInOrder = false
@@ -175,7 +194,13 @@ public final class DeskView: Projection, @unchecked Sendable {
     }
 
     func indexOpen(_ n: TicketNumber) {
-        if let t = state.tickets[n], t.status.isOpen, !t.spam, t.mergedInto == nil { openNumbers.insert(n) } else { openNumbers.remove(n) }
+        guard let t = state.tickets[n], t.status.isOpen, !t.spam, t.mergedInto == nil else {
+            openFacts[n] = nil
+            return
+        }
+        let dues = [t.firstResponseAt == nil ? t.reactionDue : nil, t.resolutionDue].compactMap { $0 }
+        openFacts[n] = OpenFacts(premium: t.premium, unaccepted: t.responsible == nil, overdueAfter: dues.min(),
+                                 statusRank: OpenFacts.rank[t.status] ?? 0, activity: activity[n]?.sequence ?? 0)
     }
 
     func compactFeed() {
@@ -265,9 +290,9 @@ public final class DeskView: Projection, @unchecked Sendable {
                     let row = try CompactCoding.decode(TicketRow.self, from: v)
                     let t = row.ticket
                     state.tickets[t.number] = t
+                    activity[t.number] = row.activity
                     indexOpen(t.number)
                     for s in Self.assignees(t) { assigned[s, default: []].insert(t.number) }
-                    activity[t.number] = row.activity
                     byContact[t.contact, default: []].append(t.number)
                     if let org = t.organisation { byOrganisation[org, default: []].append(t.number) }
                 case .contact:

@@ -191,13 +191,13 @@ extension DeskView {
                          responsible: t.responsible, level: t.level, type: t.classification.type,
                          criticality: t.classification.criticality, activity: act)
             }
-            let candidates: Set<TicketNumber>? =
-                filter.mine ? (v.assigned[staff] ?? [])
-                : filter.responsible.map { v.assigned[$0] ?? [] }
-                ?? (filter.unaccepted || filter.status?.isOpen == true ? v.openNumbers : nil)
+            let candidates: [TicketNumber]? =
+                filter.mine ? Array(v.assigned[staff] ?? [])
+                : filter.responsible.map { Array(v.assigned[$0] ?? []) }
+                ?? (filter.unaccepted || filter.status?.isOpen == true ? Array(v.openNumbers) : nil)
             if indexes, let candidates {
                 // The newest `limit` matches (premium ones apart when they come first), by activity.
-                var best = TopByActivity(limit), bestPremium = TopByActivity(filter.premiumFirst ? limit : 0)
+                var best = TopK(limit), bestPremium = TopK(filter.premiumFirst ? limit : 0)
                 for n in candidates {
                     guard let act = v.activity[n], let t = v.state.tickets[n] else { continue }
                     if let before, act.sequence >= before { continue }
@@ -229,31 +229,24 @@ extension DeskView {
     }
 
     /// The queues (R20): premium, normal, unaccepted and overdue open tickets, each with how many
-    /// there are and its first `rows` in the chosen order. One pass over the open-ticket index.
+    /// there are and its first `rows` in the chosen order. One pass over the open tickets' small
+    /// facts (`OpenFacts`), keeping each queue's first rows by a sort key; no sort of the whole set.
     public func queues(now: Date, sort: QueueSort = .number, rows: Int = 200) -> [Queue] {
         read { v in
-            var numbers = Array(v.openNumbers)
-            switch sort {
-            case .number: numbers.sort(by: >)
-            case .activity:
-                numbers.sort { (v.activity[$0]?.sequence ?? 0, $0) > (v.activity[$1]?.sequence ?? 0, $1) }
-            case .status:
-                let status = Dictionary(uniqueKeysWithValues: numbers.map { ($0, v.state.tickets[$0]?.status.rawValue ?? "") })
-                numbers.sort { (status[$0]!, $1) < (status[$1]!, $0) }
-            }
             var queues = [Queue(name: "Premium"), Queue(name: "Normal"), Queue(name: "Unaccepted"), Queue(name: "Overdue")]
-            for n in numbers {
-                guard let t = v.state.tickets[n] else { continue }
-                let overdue = Self.overdue(t, now: now), unaccepted = t.responsible == nil
-                var item: FeedItem?
-                for (i, member) in [t.premium, !t.premium, unaccepted, overdue].enumerated() where member {
-                    queues[i].count += 1
-                    if queues[i].rows.count < rows {
-                        if item == nil { item = v.openItem(n, now: now) }
-                        if let item { queues[i].rows.append(item) }
-                    }
+            var tops = Array(repeating: TopK(rows), count: 4)
+            for (n, f) in v.openFacts {
+                // Larger keys come first: newest number; latest activity; status A→Z, then newest.
+                let key: UInt64 = switch sort {
+                case .number: UInt64(n)
+                case .activity: f.activity
+                case .status: UInt64(255 - f.statusRank) << 48 | UInt64(n)
                 }
+                if f.premium { queues[0].count += 1; tops[0].offer(key, n) } else { queues[1].count += 1; tops[1].offer(key, n) }
+                if f.unaccepted { queues[2].count += 1; tops[2].offer(key, n) }
+                if f.overdue(now) { queues[3].count += 1; tops[3].offer(key, n) }
             }
+            for i in queues.indices { queues[i].rows = tops[i].newestFirst.compactMap { v.openItem($0, now: now) } }
             return queues
         }
     }
@@ -335,15 +328,16 @@ extension DeskView {
     public func contact(_ id: ContactId) -> ContactState? { read { $0.state.contacts[id] } }
 }
 
-/// The `limit` largest activity sequences offered (with their tickets), kept sorted: O(log limit)
-/// per offer once full, so picking a page from a large index never sorts the index.
-struct TopByActivity {
+/// The tickets with the `limit` largest keys offered (an activity sequence, or a sort key), kept
+/// sorted: O(log limit) per offer once full, so picking a page from a large index never sorts it.
+struct TopK {
     let limit: Int
     private var kept: [(UInt64, TicketNumber)] = []  // ascending
 
     init(_ limit: Int) { self.limit = limit }
 
     mutating func offer(_ sequence: UInt64, _ n: TicketNumber) {
+        // Keys are unique per ticket here (activity sequences; sort keys that include the number).
         guard limit > 0 else { return }
         if kept.count == limit, let low = kept.first, sequence <= low.0 { return }
         var a = 0, b = kept.count

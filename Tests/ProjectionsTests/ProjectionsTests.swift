@@ -60,8 +60,8 @@ struct ProjectionsTests {
             #expect(a.1 == b.1 && a.1 == c.1)
             #expect(a.2 == b.2 && a.2 == c.2)
             #expect(a.3 == b.3 && a.3 == c.3)
-            let open = live.read { $0.openNumbers }
-            #expect(!open.isEmpty && open == rebuilt.read { $0.openNumbers } && open == loaded.read { $0.openNumbers })
+            let open = live.read { $0.openFacts }
+            #expect(!open.isEmpty && open == rebuilt.read { $0.openFacts } && open == loaded.read { $0.openFacts })
             let assigned = live.read { $0.assigned.filter { !$0.value.isEmpty } }
             #expect(!assigned.isEmpty && assigned == rebuilt.read { $0.assigned.filter { !$0.value.isEmpty } }
                     && assigned == loaded.read { $0.assigned.filter { !$0.value.isEmpty } })
