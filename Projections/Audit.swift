@@ -40,6 +40,44 @@ public enum Audit {
         public var contacts: [Interval]
     }
 
+    /// Which streams a ticket's audit has to read: the account, the ticket, these organisations and
+    /// these contacts (`DeskView.auditScope`: everyone who could ever reach the ticket). nil reads the
+    /// whole log, skipping other tickets — right, but it takes seconds on a long log.
+    public struct Scope: Sendable, Hashable {
+        public var contacts: Set<ContactId>
+        public var organisations: Set<OrganisationId>
+        public init(contacts: Set<ContactId>, organisations: Set<OrganisationId>) {
+            self.contacts = contacts
+            self.organisations = organisations
+        }
+    }
+
+    /// The events a ticket's audit folds, in log order: those of `scope`'s streams, or every event
+    /// of the log except other tickets'.
+    static func forEachRecord(_ store: any EventStore, ticket n: TicketNumber, scope: Scope?,
+                              _ body: (RecordedEvent) throws -> Void) throws {
+        let stream = Streams.ticket(n)
+        guard let scope else {
+            try store.read { r in
+                try r.forEachRawRecord(from: 1) { _, raw in
+                    let rec = try RecordFormat.decode(raw)
+                    if rec.stream.hasPrefix("ticket-"), rec.stream != stream { return true }
+                    try body(rec)
+                    return true
+                }
+            }
+            return
+        }
+        let streams = [Streams.account, stream] + scope.organisations.sorted().map(Streams.organisation)
+            + scope.contacts.sorted().map(Streams.contact)
+        var records: [RecordedEvent] = []
+        try store.read { r in
+            for s in streams { records += try r.streamRecords(s) }
+        }
+        records.sort { $0.sequence < $1.sequence }
+        for rec in records { try body(rec) }
+    }
+
     static func cause(_ actor: String?) -> String {
         guard let a = actor, let p = Party(a) else { return "desk" }
         switch p {
@@ -71,19 +109,13 @@ public enum Audit {
     }
 
     /// Folds the log up to `moment` (everything but other tickets) and returns ticket `n` as it was.
-    public static func replay(_ store: any EventStore, ticket n: TicketNumber, asOf moment: Date) throws -> Replay? {
+    public static func replay(_ store: any EventStore, ticket n: TicketNumber, asOf moment: Date, scope: Scope? = nil) throws -> Replay? {
         var state = DeskState()
         let limit = Timestamp.micros(from: moment)
-        let stream = Streams.ticket(n)
-        try store.read { r in
-            try r.forEachRawRecord(from: 1) { _, raw in
-                let rec = try RecordFormat.decode(raw)
-                guard rec.timestampMicros <= limit else { return true }  // timestamps need not be monotonic: scan on
-                if rec.stream.hasPrefix("ticket-"), rec.stream != stream { return true }
-                guard EventCodec.isKnown(rec.type) else { return true }
-                state.evolve(try EventCodec.decode(type: rec.type, schemaVersion: rec.schemaVersion, payload: rec.payload), at: rec.timestamp)
-                return true
-            }
+        try forEachRecord(store, ticket: n, scope: scope) { rec in
+            guard rec.timestampMicros <= limit else { return }  // timestamps need not be monotonic: scan on
+            guard EventCodec.isKnown(rec.type) else { return }
+            state.evolve(try EventCodec.decode(type: rec.type, schemaVersion: rec.schemaVersion, payload: rec.payload), at: rec.timestamp)
         }
         guard let t = state.tickets[n] else { return nil }
         let settings = state.account.visibility
@@ -100,7 +132,8 @@ public enum Audit {
     /// For every comment of ticket `n`: who could see it and from when to when — following notify
     /// sets (received by e-mail: for good), the visibility setting's changes, organisation membership,
     /// portal access grants and revocations, and contact merges. `contact` narrows it to one contact.
-    public static func visibility(_ store: any EventStore, ticket n: TicketNumber, contact only: ContactId? = nil) throws -> [CommentVisibility] {
+    public static func visibility(_ store: any EventStore, ticket n: TicketNumber, contact only: ContactId? = nil,
+                                  scope: Scope? = nil) throws -> [CommentVisibility] {
         var state = DeskState()
         let stream = Streams.ticket(n)
         // (comment, contact, via) → open interval start
@@ -133,16 +166,11 @@ public enum Audit {
             }
             for (k, v) in now where open[k] == nil { open[k] = (v.0, v.1, v.2, at) }
         }
-        try store.read { r in
-            try r.forEachRawRecord(from: 1) { _, raw in
-                let rec = try RecordFormat.decode(raw)
-                if rec.stream.hasPrefix("ticket-"), rec.stream != stream { return true }
-                guard EventCodec.isKnown(rec.type) else { return true }
-                state.evolve(try EventCodec.decode(type: rec.type, schemaVersion: rec.schemaVersion, payload: rec.payload), at: rec.timestamp)
-                if state.tickets[n] != nil, rec.stream == stream || rec.stream == Streams.account || rec.stream.hasPrefix("contact-") {
-                    recompute(at: rec.timestamp)
-                }
-                return true
+        try forEachRecord(store, ticket: n, scope: scope) { rec in
+            guard EventCodec.isKnown(rec.type) else { return }
+            state.evolve(try EventCodec.decode(type: rec.type, schemaVersion: rec.schemaVersion, payload: rec.payload), at: rec.timestamp)
+            if state.tickets[n] != nil, rec.stream == stream || rec.stream == Streams.account || rec.stream.hasPrefix("contact-") {
+                recompute(at: rec.timestamp)
             }
         }
         guard let t = state.tickets[n] else { return [] }

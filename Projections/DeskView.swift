@@ -39,7 +39,7 @@ public struct TimeEntry: Sendable, Hashable, Codable {
 /// row per payroll entry) in CompactCoding, written with the checkpoint.
 public final class DeskView: Projection, @unchecked Sendable {
     public let name = "desk"
-    public let codeVersion = 3
+    public let codeVersion = 4  // 4: contact rows keep every organisation the contact belonged to
     public var databases: [String] { [Self.db] }
     static let db = "proj.desk"
 
@@ -61,6 +61,9 @@ public final class DeskView: Projection, @unchecked Sendable {
     var openNumbers: Dictionary<TicketNumber, OpenFacts>.Keys { openFacts.keys }
     /// Per staff member, the tickets they are responsible for or co-execute: the Chronicle's "mine".
     var assigned: [StaffId: Set<TicketNumber>] = [:]
+    /// Everyone who ever belonged to each organisation (who could ever see its tickets with sharing on).
+    var everMembers: [OrganisationId: Set<ContactId>] = [:]
+    var everOrganisations: [ContactId: Set<OrganisationId>] = [:]
     /// Tickets in the order they were opened, and whether their opening times are in that order too
     /// (they are unless the clock stepped back): reports over a period then look at that period's
     /// tickets only (`TimeWindow`), instead of every ticket ever opened.
@@ -94,6 +97,8 @@ public final class DeskView: Projection, @unchecked Sendable {
             portalHistory = [:]
             openFacts = [:]
             assigned = [:]
+            everMembers = [:]
+            everOrganisations = [:]
             openedOrder = []
             openedInOrder = true
             evaluationsInOrder = true
@@ -135,6 +140,10 @@ public final class DeskView: Projection, @unchecked Sendable {
             visibilityHistory.append((at, e.settings))
         case .portalAccessChanged(let e):
             portalHistory[e.contact, default: []].append((at, e.granted))
+        case .contactCreated(let e):
+            if let org = e.organisation { noteMember(e.contact, of: org) }
+        case .contactChanged(let e):
+            if let org = e.organisation, !org.isEmpty { noteMember(e.contact, of: org) }
         default: break
         }
         if let n = event.ticket {
@@ -160,6 +169,11 @@ public final class DeskView: Projection, @unchecked Sendable {
         default: break
         }
         if feed.count > 1024, feed.count > 4 * activity.count { compactFeed() }
+    }
+
+    func noteMember(_ contact: ContactId, of org: OrganisationId) {
+        everMembers[org, default: []].insert(contact)
+        everOrganisations[contact, default: []].insert(org)
     }
 
     static func assignees(_ t: TicketState) -> Set<StaffId> {
@@ -228,6 +242,8 @@ public final class DeskView: Projection, @unchecked Sendable {
     struct ContactRow: Codable {
         var contact: ContactState
         var portal: [PortalChange]
+        /// Every organisation the contact ever belonged to (audits of those organisations' tickets).
+        var organisations: [OrganisationId]?
     }
 
     struct PortalChange: Codable {
@@ -249,7 +265,8 @@ public final class DeskView: Projection, @unchecked Sendable {
             for id in dirtyContacts {
                 guard let c = state.contacts[id] else { continue }
                 let portal = (portalHistory[id] ?? []).map { PortalChange(at: $0.at, granted: $0.granted) }
-                try w.put(Self.key(.contact, Array(id.utf8)), try CompactCoding.encode(ContactRow(contact: c, portal: portal)), in: Self.db)
+                let orgs = (everOrganisations[id] ?? []).sorted()
+                try w.put(Self.key(.contact, Array(id.utf8)), try CompactCoding.encode(ContactRow(contact: c, portal: portal, organisations: orgs)), in: Self.db)
             }
             for id in dirtyOrganisations {
                 guard let o = state.organisations[id] else { continue }
@@ -299,6 +316,7 @@ public final class DeskView: Projection, @unchecked Sendable {
                     let row = try CompactCoding.decode(ContactRow.self, from: v)
                     state.contacts[row.contact.id] = row.contact
                     portalHistory[row.contact.id] = row.portal.map { ($0.at, $0.granted) }
+                    for org in row.organisations ?? row.contact.organisation.map { [$0] } ?? [] { noteMember(row.contact.id, of: org) }
                     for m in row.contact.emails { state.contactByEmail[normalisedEmail(m)] = row.contact.id }
                     for p in row.contact.phones { state.contactByPhone[normalisedPhone(p)] = row.contact.id }
                 case .organisation:

@@ -290,6 +290,27 @@ extension DeskView {
         return false
     }
 
+    /// The streams an audit of ticket `n` must read (`Audit.Scope`): its organisation, and every
+    /// contact who could ever have reached it — its client, whoever was notified or wrote on it,
+    /// everyone who ever belonged to its organisation — and the contacts those were merged into.
+    public func auditScope(_ n: TicketNumber) -> Audit.Scope? {
+        read { v in
+            guard let t = v.state.tickets[n] else { return nil }
+            let orgs = Set(t.organisation.map { [$0] } ?? [])
+            var contacts: Set<ContactId> = [t.contact]
+            for c in t.comments {
+                for p in c.notify { if let id = p.contactId { contacts.insert(id) } }
+                if let id = c.author.contactId { contacts.insert(id) }
+            }
+            for o in orgs { contacts.formUnion(v.everMembers[o] ?? []) }
+            var queue = Array(contacts)
+            while let c = queue.popLast() {
+                if let m = v.state.contacts[c]?.mergedInto, contacts.insert(m).inserted { queue.append(m) }
+            }
+            return Audit.Scope(contacts: contacts, organisations: orgs)
+        }
+    }
+
     /// Everything staff see about a ticket; nil when it does not exist.
     public func ticketDetail(_ number: TicketNumber, now: Date) -> TicketDetail? {
         read { v in

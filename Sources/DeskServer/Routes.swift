@@ -398,7 +398,7 @@ extension DeskService {
         router.get("/audit/tickets/{n}/visibility") { req, ctx in
             try auditor(ctx)
             let n = try ctx.parameters.require("n", as: Int.self)
-            let v = try Audit.visibility(self.store, ticket: n, contact: req.query("contact"))
+            let v = try Audit.visibility(self.store, ticket: n, contact: req.query("contact"), scope: self.view.auditScope(n))
             guard !v.isEmpty else { throw APIError(.notFound, "not-found", "no ticket #\(n)") }
             return try jsonResponse(v)
         }
@@ -408,7 +408,7 @@ extension DeskService {
             guard let s = req.query("asOf"), let at = ISO8601DateFormatter().date(from: s) else {
                 throw APIError(.badRequest, "bad-request", "give asOf as ISO 8601, e.g. 2026-03-03T14:05:00+03:00")
             }
-            guard let r = try Audit.replay(self.store, ticket: n, asOf: at) else { throw APIError(.notFound, "not-found", "ticket #\(n) did not exist then") }
+            guard let r = try Audit.replay(self.store, ticket: n, asOf: at, scope: self.view.auditScope(n)) else { throw APIError(.notFound, "not-found", "ticket #\(n) did not exist then") }
             return try jsonResponse(r)
         }
         router.get("/events") { req, ctx in

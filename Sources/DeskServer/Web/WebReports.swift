@@ -119,7 +119,7 @@ extension DeskService {
             if !asOfText.isEmpty {
                 let f = ISO8601DateFormatter()
                 if let at = f.date(from: asOfText) ?? f.date(from: asOfText + ":00Z") ?? f.date(from: asOfText + "Z") {
-                    if let r = try Audit.replay(self.store, ticket: n, asOf: at) {
+                    if let r = try Audit.replay(self.store, ticket: n, asOf: at, scope: self.view.auditScope(n)) {
                         values["replay"] = [
                             "status": r.ticket.status.rawValue, "subject": r.ticket.subject,
                             "responsible": r.ticket.responsible.map { self.displayName(.staff($0)) } ?? "nobody",
@@ -135,7 +135,7 @@ extension DeskService {
                     values["replayNote"] = "Give the moment as 2025-03-03T14:05:00Z."
                 }
             }
-            values["visibility"] = try Audit.visibility(self.store, ticket: n).map { v in
+            values["visibility"] = try Audit.visibility(self.store, ticket: n, scope: self.view.auditScope(n)).map { v in
                 ["comment": v.comment, "internal": v.isInternal, "author": v.author,
                  "contacts": v.contacts.map { i in
                      "\(self.displayName(.contact(i.contact))) by \(i.via) from \(Web.time(i.from))" + (i.until.map { " until \(Web.time($0))" } ?? "")
