@@ -67,7 +67,7 @@ public final class LMDBEventStore: EventStore, @unchecked Sendable {
     private var writerDone = DispatchSemaphore(value: 0)
     private var writerRunning = false
     private var committedNext: UInt64 = 1
-    private var committedHash: [UInt8] = RecordFormat.genesisHash
+    private var committedHash = ChainHash.genesis
     private let growths = Atomic<Int>(0)
     private let commitCount = Atomic<Int>(0)
     private let commitRequests = Atomic<Int>(0)
@@ -134,7 +134,7 @@ public final class LMDBEventStore: EventStore, @unchecked Sendable {
         dbs = try LMDBEventStore.openDatabases(env, readOnly: options.readOnly)
         // Load the head and check the format.
         var head: UInt64 = 0
-        var hash = RecordFormat.genesisHash
+        var hash = ChainHash.genesis
         var txn: OpaquePointer?
         try lmdbCheck(mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &txn), "mdb_txn_begin")
         defer { mdb_txn_abort(txn) }
@@ -559,7 +559,7 @@ class LMDBReader: LogReader {
     func headHash() throws -> [UInt8] {
         guard let last = try txn.withCursor(dbs.events, { try $0.get(MDB_LAST) }),
               let (_, h) = RecordFormat.peekSequenceAndHash(last.value) else { return RecordFormat.genesisHash }
-        return h
+        return h.bytes
     }
 
     func forEachRawRecord(from sequence: UInt64, _ body: (UInt64, UnsafeRawBufferPointer) throws -> Bool) throws {
@@ -581,7 +581,8 @@ class LMDBReader: LogReader {
     }
 
     func streamHead(_ stream: String) throws -> StreamHead? {
-        guard let v = try txn.get(dbs.heads, Array(stream.utf8)) else { return nil }
+        var name = stream
+        guard let v = try name.withUTF8({ try txn.get(dbs.heads, UnsafeRawBufferPointer($0)) }) else { return nil }
         return try Self.decodeHead(stream, v)
     }
 
@@ -636,12 +637,12 @@ class LMDBReader: LogReader {
 /// Write access inside the writer's transaction.
 final class LMDBWriter: LMDBReader, LogWriter, AppendBackend {
     var nextSequence: UInt64
-    var previousHash: [UInt8]
+    var previousHash: ChainHash
     var recordBuffer: [UInt8] = []
     let clock: @Sendable () -> Int64
     var dirty = false
 
-    init(txn: LMDBTxn, dbs: LMDBEventStore.DBIs, next: UInt64, hash: [UInt8], clock: @escaping @Sendable () -> Int64) {
+    init(txn: LMDBTxn, dbs: LMDBEventStore.DBIs, next: UInt64, hash: ChainHash, clock: @escaping @Sendable () -> Int64) {
         nextSequence = next
         previousHash = hash
         self.clock = clock
@@ -650,7 +651,7 @@ final class LMDBWriter: LMDBReader, LogWriter, AppendBackend {
     }
 
     override func head() throws -> UInt64 { nextSequence - 1 }
-    override func headHash() throws -> [UInt8] { previousHash }
+    override func headHash() throws -> [UInt8] { previousHash.bytes }
 
     func append(_ appends: [StreamAppend]) throws -> AppendResult { try performAppend(appends) }
 
@@ -686,7 +687,11 @@ final class LMDBWriter: LMDBReader, LogWriter, AppendBackend {
 
     func storeStreamHead(_ stream: String, _ head: StreamHead) throws {
         dirty = true
-        try txn.put(dbs.heads, Array(stream.utf8), Keys.u64(head.version) + Keys.u64(head.lastSequence))
+        var name = stream
+        let value = (head.version.bigEndian, head.lastSequence.bigEndian)  // 16 bytes, no padding
+        try name.withUTF8 { k in
+            try withUnsafeBytes(of: value) { v in _ = try txn.put(dbs.heads, UnsafeRawBufferPointer(k), v) }
+        }
     }
 
     func put(_ key: [UInt8], _ value: [UInt8], in database: String) throws {
