@@ -67,7 +67,7 @@ public final class LMDBEventStore: EventStore, @unchecked Sendable {
     private var writerDone = DispatchSemaphore(value: 0)
     private var writerRunning = false
     private var committedNext: UInt64 = 1
-    private var committedHash: [UInt8] = RecordFormat.genesisHash
+    private var committedHash = ChainHash.genesis
     private let growths = Atomic<Int>(0)
     private let commitCount = Atomic<Int>(0)
     private let commitRequests = Atomic<Int>(0)
@@ -134,7 +134,7 @@ public final class LMDBEventStore: EventStore, @unchecked Sendable {
         dbs = try LMDBEventStore.openDatabases(env, readOnly: options.readOnly)
         // Load the head and check the format.
         var head: UInt64 = 0
-        var hash = RecordFormat.genesisHash
+        var hash = ChainHash.genesis
         var txn: OpaquePointer?
         try lmdbCheck(mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &txn), "mdb_txn_begin")
         defer { mdb_txn_abort(txn) }
@@ -228,33 +228,27 @@ public final class LMDBEventStore: EventStore, @unchecked Sendable {
     }
 
     public func write<T: Sendable>(_ body: @escaping @Sendable (any LogWriter) throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, any Error>) in
-            submit(body) { c.resume(with: $0) }
+        // Unsafe (unchecked) continuation: `enqueue` finishes every request exactly once.
+        try await withUnsafeThrowingContinuation { (c: UnsafeContinuation<T, any Error>) in
+            enqueue(TypedWriteRequest(body, reply: .continuation(c)))
         }
     }
 
     public func submit<T: Sendable>(_ body: @escaping @Sendable (any LogWriter) throws -> T,
                                     completion: @escaping @Sendable (Result<T, any Error>) -> Void) {
+        enqueue(TypedWriteRequest(body, reply: .completion(completion)))
+    }
+
+    /// Queues a request for the writer thread, or finishes it at once with the reason it cannot run.
+    private func enqueue(_ request: WriteRequest) {
         if options.readOnly {
-            completion(.failure(EventLogError(.readOnly, "this store was opened read-only")))
+            request.finish(.failure(EventLogError(.readOnly, "this store was opened read-only")))
             return
         }
-        let box = ResultBox<T>()
-        let request = WriteRequest(run: { w in box.value = try body(w) }, finish: { result in
-            switch result {
-            case .success:
-                guard let v = box.value else {
-                    completion(.failure(EventLogError(.corrupted, "write finished without a result")))
-                    return
-                }
-                completion(.success(v))
-            case .failure(let e): completion(.failure(e))
-            }
-        })
         queueCondition.lock()
         if stopping {
             queueCondition.unlock()
-            completion(.failure(EventLogError(.closed, "the event store is closing")))
+            request.finish(.failure(EventLogError(.closed, "the event store is closing")))
             return
         }
         queue.append(request)
@@ -300,9 +294,14 @@ public final class LMDBEventStore: EventStore, @unchecked Sendable {
                 queueCondition.unlock()
                 break
             }
-            let take = min(queue.count, options.maxBatchRequests)
-            let batch = Array(queue.prefix(take))
-            queue.removeFirst(take)
+            let batch: [WriteRequest]
+            if queue.count <= options.maxBatchRequests {
+                batch = queue
+                queue = []
+            } else {
+                batch = Array(queue.prefix(options.maxBatchRequests))
+                queue.removeFirst(options.maxBatchRequests)
+            }
             queueCondition.unlock()
             runBatch(batch)
         }
@@ -528,16 +527,46 @@ final class MetaSyncer: @unchecked Sendable {
     }
 }
 
-final class ResultBox<T>: @unchecked Sendable {
-    var value: T?
+/// One queued write: runs its body inside the writer's transaction (perhaps more than once, see
+/// `EventStore.write`), then is finished exactly once with its group's outcome.
+class WriteRequest: @unchecked Sendable {
+    func run(_ writer: any LogWriter) throws { fatalError("abstract") }
+    func finish(_ result: Result<Void, any Error>) { fatalError("abstract") }
 }
 
-final class WriteRequest: @unchecked Sendable {
-    let run: (any LogWriter) throws -> Void
-    let finish: (Result<Void, any Error>) -> Void
-    init(run: @escaping (any LogWriter) throws -> Void, finish: @escaping (Result<Void, any Error>) -> Void) {
-        self.run = run
-        self.finish = finish
+/// A request with its body, its result and the way back to the caller in one object (instead of a
+/// result box, two closures and a continuation wrapper per request): the group-commit path allocates
+/// little per request, which matters with hundreds of single-event appenders.
+final class TypedWriteRequest<T: Sendable>: WriteRequest, @unchecked Sendable {
+    enum Reply {
+        case completion(@Sendable (Result<T, any Error>) -> Void)
+        case continuation(UnsafeContinuation<T, any Error>)
+    }
+    private let body: @Sendable (any LogWriter) throws -> T
+    private let reply: Reply
+    private var value: T?
+
+    init(_ body: @escaping @Sendable (any LogWriter) throws -> T, reply: Reply) {
+        self.body = body
+        self.reply = reply
+    }
+
+    override func run(_ writer: any LogWriter) throws { value = try body(writer) }
+
+    override func finish(_ result: Result<Void, any Error>) {
+        let answer: Result<T, any Error>
+        switch result {
+        case .success:
+            if let value { answer = .success(value) } else {
+                answer = .failure(EventLogError(.corrupted, "write finished without a result"))
+            }
+        case .failure(let e): answer = .failure(e)
+        }
+        value = nil
+        switch reply {
+        case .completion(let c): c(answer)
+        case .continuation(let c): c.resume(with: answer)
+        }
     }
 }
 
@@ -559,7 +588,7 @@ class LMDBReader: LogReader {
     func headHash() throws -> [UInt8] {
         guard let last = try txn.withCursor(dbs.events, { try $0.get(MDB_LAST) }),
               let (_, h) = RecordFormat.peekSequenceAndHash(last.value) else { return RecordFormat.genesisHash }
-        return h
+        return h.bytes
     }
 
     func forEachRawRecord(from sequence: UInt64, _ body: (UInt64, UnsafeRawBufferPointer) throws -> Bool) throws {
@@ -581,7 +610,8 @@ class LMDBReader: LogReader {
     }
 
     func streamHead(_ stream: String) throws -> StreamHead? {
-        guard let v = try txn.get(dbs.heads, Array(stream.utf8)) else { return nil }
+        var name = stream
+        guard let v = try name.withUTF8({ try txn.get(dbs.heads, UnsafeRawBufferPointer($0)) }) else { return nil }
         return try Self.decodeHead(stream, v)
     }
 
@@ -636,12 +666,12 @@ class LMDBReader: LogReader {
 /// Write access inside the writer's transaction.
 final class LMDBWriter: LMDBReader, LogWriter, AppendBackend {
     var nextSequence: UInt64
-    var previousHash: [UInt8]
+    var previousHash: ChainHash
     var recordBuffer: [UInt8] = []
     let clock: @Sendable () -> Int64
     var dirty = false
 
-    init(txn: LMDBTxn, dbs: LMDBEventStore.DBIs, next: UInt64, hash: [UInt8], clock: @escaping @Sendable () -> Int64) {
+    init(txn: LMDBTxn, dbs: LMDBEventStore.DBIs, next: UInt64, hash: ChainHash, clock: @escaping @Sendable () -> Int64) {
         nextSequence = next
         previousHash = hash
         self.clock = clock
@@ -650,7 +680,7 @@ final class LMDBWriter: LMDBReader, LogWriter, AppendBackend {
     }
 
     override func head() throws -> UInt64 { nextSequence - 1 }
-    override func headHash() throws -> [UInt8] { previousHash }
+    override func headHash() throws -> [UInt8] { previousHash.bytes }
 
     func append(_ appends: [StreamAppend]) throws -> AppendResult { try performAppend(appends) }
 
@@ -686,7 +716,11 @@ final class LMDBWriter: LMDBReader, LogWriter, AppendBackend {
 
     func storeStreamHead(_ stream: String, _ head: StreamHead) throws {
         dirty = true
-        try txn.put(dbs.heads, Array(stream.utf8), Keys.u64(head.version) + Keys.u64(head.lastSequence))
+        var name = stream
+        let value = (head.version.bigEndian, head.lastSequence.bigEndian)  // 16 bytes, no padding
+        try name.withUTF8 { k in
+            try withUnsafeBytes(of: value) { v in _ = try txn.put(dbs.heads, UnsafeRawBufferPointer(k), v) }
+        }
     }
 
     func put(_ key: [UInt8], _ value: [UInt8], in database: String) throws {

@@ -59,7 +59,7 @@ public final class MemoryEventStore: EventStore, @unchecked Sendable {
 final class MemoryTxn: LogWriter, AppendBackend {
     var tables: MemoryEventStore.Tables
     var nextSequence: UInt64
-    var previousHash: [UInt8]
+    var previousHash: ChainHash
     var recordBuffer: [UInt8] = []
     let clock: @Sendable () -> Int64
     var dirty = false
@@ -68,11 +68,11 @@ final class MemoryTxn: LogWriter, AppendBackend {
         self.tables = tables
         self.clock = clock
         nextSequence = UInt64(tables.records.count) + 1
-        previousHash = tables.records.last.map { Array($0.suffix(32)) } ?? RecordFormat.genesisHash
+        previousHash = tables.records.last.map { ChainHash(Array($0.suffix(32))) } ?? .genesis
     }
 
     func head() throws -> UInt64 { nextSequence - 1 }
-    func headHash() throws -> [UInt8] { previousHash }
+    func headHash() throws -> [UInt8] { previousHash.bytes }
 
     func forEachRawRecord(from sequence: UInt64, _ body: (UInt64, UnsafeRawBufferPointer) throws -> Bool) throws {
         var i = Int(max(sequence, 1)) - 1

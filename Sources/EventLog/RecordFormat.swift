@@ -45,9 +45,19 @@ public enum RecordFormat {
 
     /// Checks sizes before anything is written, so that an append either writes everything or nothing.
     static func validate(stream: String, _ event: NewEvent) throws {
+        try validate(stream: stream)
+        try validate(event: event)
+    }
+
+    /// The stream-name half of `validate(stream:_:)`: the same checks in the same order.
+    static func validate(stream: String) throws {
         let s = stream.utf8.count
         if s == 0 || s > Limits.maxStreamBytes { throw EventLogError.invalid("stream name must be 1…\(Limits.maxStreamBytes) bytes of UTF-8, got \(s)") }
         if stream.utf8.contains(0) { throw EventLogError.invalid("stream name must not contain NUL") }
+    }
+
+    /// The event half of `validate(stream:_:)`.
+    static func validate(event: NewEvent) throws {
         let t = event.type.utf8.count
         if t == 0 || t > Limits.maxTypeBytes { throw EventLogError.invalid("event type must be 1…\(Limits.maxTypeBytes) bytes, got \(t)") }
         func check(_ value: String?, _ name: @autoclosure () -> String) throws {
@@ -63,51 +73,82 @@ public enum RecordFormat {
         }
     }
 
-    /// Encodes a record into `out` (cleared first) and returns its hash, which is also its last 32 bytes.
+    /// Encodes a record into `out` (resized to the record's length) and returns its hash, which is also
+    /// its last 32 bytes. The fields are stored straight into `out`'s memory: sizes are known up front,
+    /// so there is no per-field append (capacity and uniqueness checks) and no allocation once `out`
+    /// has grown to the largest record seen.
     @discardableResult
-    static func encode(stream: String, event: NewEvent, fields f: Fields, previousHash: [UInt8],
-                       into out: inout [UInt8]) -> [UInt8] {
-        out.removeAll(keepingCapacity: true)
-        let actor = event.metadata.actor, corr = event.metadata.correlationId, caus = event.metadata.causationId
+    static func encode(stream: String, event: NewEvent, fields f: Fields, previousHash: ChainHash,
+                       into out: inout [UInt8]) -> ChainHash {
+        let m = event.metadata
+        let sLen = stream.utf8.count, tLen = event.type.utf8.count
+        let aLen = m.actor?.utf8.count ?? 0, cLen = m.correlationId?.utf8.count ?? 0, kLen = m.causationId?.utf8.count ?? 0
+        let bodySize = headerSize + sLen + tLen + aLen + cLen + kLen + event.payload.count
+        let total = bodySize + hashSize
+        if out.count < total {
+            out.append(contentsOf: repeatElement(0, count: total - out.count))
+        } else if out.count > total {
+            out.removeLast(out.count - total)
+        }
         var flags: UInt8 = 0
-        if actor != nil { flags |= 1 }
-        if corr != nil { flags |= 2 }
-        if caus != nil { flags |= 4 }
-        out.append(currentVersion)
-        out.append(flags)
-        appendLE(&out, f.schemaVersion)
-        appendLE(&out, UInt16(stream.utf8.count))
-        appendLE(&out, UInt16(event.type.utf8.count))
-        appendLE(&out, f.sequence)
-        appendLE(&out, f.version)
-        appendLE(&out, UInt64(bitPattern: f.timestampMicros))
-        appendLE(&out, f.previousInStream)
-        withUnsafeBytes(of: event.id.uuid) { out.append(contentsOf: $0) }
-        appendLE(&out, UInt32(event.payload.count))
-        appendLE(&out, UInt16(actor?.utf8.count ?? 0))
-        appendLE(&out, UInt16(corr?.utf8.count ?? 0))
-        appendLE(&out, UInt16(caus?.utf8.count ?? 0))
-        out.append(contentsOf: stream.utf8)
-        out.append(contentsOf: event.type.utf8)
-        if let actor { out.append(contentsOf: actor.utf8) }
-        if let corr { out.append(contentsOf: corr.utf8) }
-        if let caus { out.append(contentsOf: caus.utf8) }
-        out.append(contentsOf: event.payload)
-        let hash = chainHash(previous: previousHash, body: out)
-        out.append(contentsOf: hash)
-        return hash
+        if m.actor != nil { flags |= 1 }
+        if m.correlationId != nil { flags |= 2 }
+        if m.causationId != nil { flags |= 4 }
+        return out.withUnsafeMutableBytes { p in
+            p.storeBytes(of: currentVersion, toByteOffset: 0, as: UInt8.self)
+            p.storeBytes(of: flags, toByteOffset: 1, as: UInt8.self)
+            p.storeBytes(of: f.schemaVersion.littleEndian, toByteOffset: 2, as: UInt16.self)
+            p.storeBytes(of: UInt16(sLen).littleEndian, toByteOffset: 4, as: UInt16.self)
+            p.storeBytes(of: UInt16(tLen).littleEndian, toByteOffset: 6, as: UInt16.self)
+            p.storeBytes(of: f.sequence.littleEndian, toByteOffset: 8, as: UInt64.self)
+            p.storeBytes(of: f.version.littleEndian, toByteOffset: 16, as: UInt64.self)
+            p.storeBytes(of: UInt64(bitPattern: f.timestampMicros).littleEndian, toByteOffset: 24, as: UInt64.self)
+            p.storeBytes(of: f.previousInStream.littleEndian, toByteOffset: 32, as: UInt64.self)
+            p.storeBytes(of: event.id.uuid, toByteOffset: 40, as: uuid_t.self)
+            p.storeBytes(of: UInt32(event.payload.count).littleEndian, toByteOffset: 56, as: UInt32.self)
+            p.storeBytes(of: UInt16(aLen).littleEndian, toByteOffset: 60, as: UInt16.self)
+            p.storeBytes(of: UInt16(cLen).littleEndian, toByteOffset: 62, as: UInt16.self)
+            p.storeBytes(of: UInt16(kLen).littleEndian, toByteOffset: 64, as: UInt16.self)
+            var w = ByteWriter(at: p.baseAddress! + headerSize)
+            w.copy(stream)
+            w.copy(event.type)
+            w.copy(m.actor)
+            w.copy(m.correlationId)
+            w.copy(m.causationId)
+            event.payload.withUnsafeBytes { w.copy($0) }
+            let hash = chainHash(previous: previousHash, body: UnsafeRawBufferPointer(rebasing: p[0..<bodySize]))
+            hash.withUnsafeBytes { w.copy($0) }
+            return hash
+        }
     }
 
-    static func chainHash(previous: [UInt8], body: some ContiguousBytes) -> [UInt8] {
+    /// A cursor over memory already sized for what is copied into it (a value, so no closure captures
+    /// a mutable offset: those cost a dynamic exclusivity check per field).
+    private struct ByteWriter {
+        var at: UnsafeMutableRawPointer
+
+        @inline(__always)
+        mutating func copy(_ bytes: UnsafeRawBufferPointer) {
+            if let base = bytes.baseAddress, bytes.count > 0 { at.copyMemory(from: base, byteCount: bytes.count) }
+            at += bytes.count
+        }
+
+        @inline(__always)
+        mutating func copy(_ string: String?) {
+            guard var s = string else { return }
+            let n = s.withUTF8 { u in
+                if let base = u.baseAddress, u.count > 0 { at.copyMemory(from: base, byteCount: u.count) }
+                return u.count
+            }
+            at += n
+        }
+    }
+
+    static func chainHash(previous: ChainHash, body: UnsafeRawBufferPointer) -> ChainHash {
         var h = SHA256()
-        h.update(data: previous)
-        body.withUnsafeBytes { h.update(bufferPointer: $0) }
-        return Array(h.finalize())
-    }
-
-    @inline(__always)
-    static func appendLE<T: FixedWidthInteger>(_ out: inout [UInt8], _ v: T) {
-        withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) }
+        previous.withUnsafeBytes { h.update(bufferPointer: $0) }
+        h.update(bufferPointer: body)
+        return h.finalize().withUnsafeBytes { ChainHash($0) }
     }
 
     /// Decodes a stored record. Throws `unknownFormatVersion` for a newer format and `corrupted` for
@@ -185,10 +226,36 @@ public enum RecordFormat {
     }
 
     /// Reads only the sequence and hash of a record without decoding it (for the writer at start-up).
-    static func peekSequenceAndHash(_ raw: UnsafeRawBufferPointer) -> (UInt64, [UInt8])? {
+    static func peekSequenceAndHash(_ raw: UnsafeRawBufferPointer) -> (UInt64, ChainHash)? {
         guard raw.count >= headerSize + hashSize else { return nil }
-        return (raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self).littleEndian, Array(raw[(raw.count - hashSize)...]))
+        return (raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self).littleEndian,
+                ChainHash(UnsafeRawBufferPointer(rebasing: raw[(raw.count - hashSize)...])))
     }
+}
+
+/// A SHA-256 value held inline (four words, no heap allocation): the running hash of the chain,
+/// carried from record to record and batch to batch by the writer.
+struct ChainHash: Sendable {
+    private var words: (UInt64, UInt64, UInt64, UInt64)
+
+    static let genesis = ChainHash(words: (0, 0, 0, 0))
+
+    private init(words: (UInt64, UInt64, UInt64, UInt64)) { self.words = words }
+
+    /// Copies 32 bytes.
+    init(_ bytes: UnsafeRawBufferPointer) {
+        precondition(bytes.count == RecordFormat.hashSize)
+        words = (bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self), bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self),
+                 bytes.loadUnaligned(fromByteOffset: 16, as: UInt64.self), bytes.loadUnaligned(fromByteOffset: 24, as: UInt64.self))
+    }
+
+    init(_ bytes: [UInt8]) { self = bytes.withUnsafeBytes { ChainHash($0) } }
+
+    func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try Swift.withUnsafeBytes(of: words, body)
+    }
+
+    var bytes: [UInt8] { withUnsafeBytes { Array($0) } }
 }
 
 /// Big-endian keys, so that LMDB's byte order is numeric order.
