@@ -168,11 +168,12 @@ extension DeskView {
     /// tickets) and pick the newest matches, without walking the whole feed.
     public func staffFeed(staff: StaffId, filter: FeedFilter = FeedFilter(), now: Date, limit: Int = 50,
                           before: UInt64? = nil) -> [FeedItem] {
-        staffFeed(staff: staff, filter: filter, now: now, limit: limit, before: before, indexes: true)
+        staffFeed(staff: staff, filter: filter, now: now, limit: limit, before: before, sparse: 8)
     }
 
-    /// `indexes: false` always walks the feed (tests compare both ways).
-    func staffFeed(staff: StaffId, filter: FeedFilter, now: Date, limit: Int, before: UInt64?, indexes: Bool) -> [FeedItem] {
+    /// An index is used when it is smaller than the feed divided by `sparse` (0: never, always walk;
+    /// 1: nearly always — the tests compare both ways).
+    func staffFeed(staff: StaffId, filter: FeedFilter, now: Date, limit: Int, before: UInt64?, sparse: Int) -> [FeedItem] {
         read { v in
             func matches(_ t: TicketState) -> Bool {
                 guard !t.spam, t.mergedInto == nil, t.staffInvolved.contains(staff) else { return false }
@@ -191,30 +192,27 @@ extension DeskView {
                          responsible: t.responsible, level: t.level, type: t.classification.type,
                          criticality: t.classification.criticality, activity: act)
             }
-            let candidates: [TicketNumber]? =
-                filter.mine ? Array(v.assigned[staff] ?? [])
-                : filter.responsible.map { Array(v.assigned[$0] ?? []) }
-                ?? (filter.unaccepted || filter.status?.isOpen == true ? Array(v.openNumbers) : nil)
-            if indexes, let candidates {
-                // The newest `limit` matches (premium ones apart when they come first), by activity.
-                var best = TopK(limit), bestPremium = TopK(filter.premiumFirst ? limit : 0)
-                for n in candidates {
-                    guard let act = v.activity[n], let t = v.state.tickets[n] else { continue }
-                    if let before, act.sequence >= before { continue }
-                    guard matches(t) else { continue }
-                    if filter.premiumFirst, t.premium { bestPremium.offer(act.sequence, n) } else { best.offer(act.sequence, n) }
+            // A selective filter starts from its index when that is much smaller than the feed (a
+            // dense one finds its page near the top of the feed anyway): the candidates' latest
+            // activity, newest first, then the same checks as the walk.
+            var order: [(UInt64, TicketNumber)]?
+            if sparse > 0 {
+                if let who = filter.mine ? staff : filter.responsible {
+                    let set = v.assigned[who] ?? []
+                    if set.count <= v.feed.count / sparse { order = set.compactMap { n in v.activity[n].map { ($0.sequence, n) } } }
+                } else if filter.unaccepted || filter.status?.isOpen == true, v.openFacts.count <= v.feed.count / sparse {
+                    order = v.openFacts.compactMap { n, f in !filter.unaccepted || f.unaccepted ? (f.activity, n) : nil }
                 }
-                let numbers = bestPremium.newestFirst + best.newestFirst
-                return numbers.prefix(limit).compactMap { n in
-                    v.state.tickets[n].flatMap { t in v.activity[n].map { item(n, t, $0) } }
-                }
+                if let before { order?.removeAll { $0.0 >= before } }
+                order?.sort { $0.0 > $1.0 }
             }
             var out: [FeedItem] = []
             var premium: [FeedItem] = []
-            var i = v.feed.count - 1
-            while i >= 0, out.count + premium.count < limit || (filter.premiumFirst && premium.count < limit) {
-                let (seq, n) = v.feed[i]
-                i -= 1
+            let count = order?.count ?? v.feed.count
+            var i = 0
+            while i < count, out.count + premium.count < limit || (filter.premiumFirst && premium.count < limit) {
+                let (seq, n) = order?[i] ?? v.feed[count - 1 - i]
+                i += 1
                 if let before, seq >= before { continue }
                 guard let act = v.activity[n], act.sequence == seq, let t = v.state.tickets[n], matches(t) else { continue }
                 if filter.premiumFirst, t.premium { premium.append(item(n, t, act)) } else { out.append(item(n, t, act)) }

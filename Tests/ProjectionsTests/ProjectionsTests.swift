@@ -259,13 +259,13 @@ extension ProjectionsTests {
         for s in staff {
             for f in filters {
                 for limit in [1, 7, 500] {
-                    let indexed = view.staffFeed(staff: s, filter: f, now: now, limit: limit, before: nil, indexes: true)
-                    let walked = view.staffFeed(staff: s, filter: f, now: now, limit: limit, before: nil, indexes: false)
+                    let indexed = view.staffFeed(staff: s, filter: f, now: now, limit: limit, before: nil, sparse: 1)
+                    let walked = view.staffFeed(staff: s, filter: f, now: now, limit: limit, before: nil, sparse: 0)
                     #expect(indexed == walked, "\(s) \(f) limit \(limit)")
                     if !indexed.isEmpty { nonEmpty += 1 }
                     if let mid = walked.dropFirst(walked.count / 2).first?.activity.sequence {
-                        #expect(view.staffFeed(staff: s, filter: f, now: now, limit: limit, before: mid, indexes: true)
-                                == view.staffFeed(staff: s, filter: f, now: now, limit: limit, before: mid, indexes: false))
+                        #expect(view.staffFeed(staff: s, filter: f, now: now, limit: limit, before: mid, sparse: 1)
+                                == view.staffFeed(staff: s, filter: f, now: now, limit: limit, before: mid, sparse: 0))
                     }
                 }
             }
