@@ -133,11 +133,26 @@ public final class Outbox: Projection, @unchecked Sendable {
     // MARK: Queries
 
     /// Entries to try now: pending, or failed with their backoff over; oldest first.
+    /// One pass that keeps only the `limit` oldest, so a large backlog (a history imported without
+    /// a sender, parked 100 at a time) costs a scan per batch, not a sort of everything.
     public func due(at now: Date, limit: Int = 100) -> [Entry] {
-        lock.withLock {
-            entries.values.filter { ($0.status == .pending || $0.status == .failed) && $0.nextAttemptAt <= now }
-                .sorted { ($0.nextAttemptAt, $0.ticket, $0.comment, $0.contact) < ($1.nextAttemptAt, $1.ticket, $1.comment, $1.contact) }
-                .prefix(limit).map { $0 }
+        func before(_ a: Entry, _ b: Entry) -> Bool {
+            (a.nextAttemptAt, a.ticket, a.comment, a.contact) < (b.nextAttemptAt, b.ticket, b.comment, b.contact)
+        }
+        return lock.withLock {
+            var kept: [Entry] = []  // ascending, at most `limit`
+            guard limit > 0 else { return kept }
+            for e in entries.values where (e.status == .pending || e.status == .failed) && e.nextAttemptAt <= now {
+                if kept.count == limit, let last = kept.last, !before(e, last) { continue }
+                var a = 0, b = kept.count
+                while a < b {
+                    let m = (a + b) / 2
+                    if before(kept[m], e) { a = m + 1 } else { b = m }
+                }
+                kept.insert(e, at: a)
+                if kept.count > limit { kept.removeLast() }
+            }
+            return kept
         }
     }
 
@@ -153,6 +168,12 @@ public final class Outbox: Projection, @unchecked Sendable {
 
     /// The earliest time anything becomes due (nil when nothing waits).
     public var nextDue: Date? {
-        lock.withLock { entries.values.filter { $0.status == .pending || $0.status == .failed }.map(\.nextAttemptAt).min() }
+        lock.withLock {
+            var next: Date?
+            for e in entries.values where e.status == .pending || e.status == .failed {
+                if next.map({ e.nextAttemptAt < $0 }) ?? true { next = e.nextAttemptAt }
+            }
+            return next
+        }
     }
 }

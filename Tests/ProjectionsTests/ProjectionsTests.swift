@@ -315,3 +315,29 @@ enum PayrollFormulaFixture {
         return ((base * volume + Double(e.links * 10 + e.screenshots * 15)) * help * 100).rounded() / 100
     }
 }
+
+@Suite("Outbox queries")
+struct OutboxQueryTests {
+    @Test("due() keeps the oldest `limit` in one pass: the same as filtering and sorting everything; nextDue is the minimum")
+    func dueIsTheOldest() {
+        var rng = SystemRandomNumberGenerator()
+        let box = Outbox()
+        let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+        let statuses: [Outbox.Status] = [.pending, .failed, .sending, .parked]
+        for i in 0..<3_000 {
+            let e = Outbox.Entry(ticket: Int.random(in: 1...400, using: &rng), comment: i, contact: "c\(Int.random(in: 0...9, using: &rng))",
+                                 createdAt: t0, status: statuses.randomElement(using: &rng)!, attempts: 0,
+                                 nextAttemptAt: t0.addingTimeInterval(Double(Int.random(in: 0...500, using: &rng))), lastError: nil)
+            box.entries[e.key] = e
+        }
+        let now = t0.addingTimeInterval(250)
+        let waiting = box.entries.values.filter { $0.status == .pending || $0.status == .failed }
+        let expected = waiting.filter { $0.nextAttemptAt <= now }
+            .sorted { ($0.nextAttemptAt, $0.ticket, $0.comment, $0.contact) < ($1.nextAttemptAt, $1.ticket, $1.comment, $1.contact) }
+        for limit in [0, 1, 100, 10_000] {
+            #expect(box.due(at: now, limit: limit) == Array(expected.prefix(limit)), "limit \(limit)")
+        }
+        #expect(box.nextDue == waiting.map(\.nextAttemptAt).min())
+        #expect(Outbox().nextDue == nil && Outbox().due(at: now).isEmpty)
+    }
+}
