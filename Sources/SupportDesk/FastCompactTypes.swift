@@ -32,9 +32,36 @@ extension Party: FastCompact {
     }
 
     init(compactAt at: Int, in r: Reader) throws {
+        if let p = try Party.parseASCII(at, r) { self = p; return }
         let text = try r.string(at)
         guard let p = Party(text) else { throw CompactCoding.corrupt("'\(text)' is not staff:ID, contact:ID or system:NAME", []) }
         self = p
+    }
+
+    /// The common case without `Party.init?(_:)`'s Character-by-Character search for the colon:
+    /// `staff:`, `contact:` or `system:` followed by an ASCII byte. Then the colon is that first
+    /// Character ":" (nothing before it joins it, and an ASCII byte after it starts a new Character),
+    /// so the result is what `Party.init?(_:)` gives. Anything else (nil) takes that initialiser.
+    private static func parseASCII(_ at: Int, _ r: Reader) throws -> Party? {
+        guard try r.byte(at) == 6 else { return nil }
+        var p = at + 1
+        let n = try r.length(&p)
+        guard p + n <= r.bytes.count else { return nil }
+        let text = UnsafeRawBufferPointer(rebasing: r.bytes[p..<(p + n)])
+        func tail(after prefix: StaticString) -> String? {
+            let k = prefix.utf8CodeUnitCount
+            guard n > k, text[k] < 0x80, memcmp(text.baseAddress!, prefix.utf8Start, k) == 0 else { return nil }
+            return String(decoding: UnsafeRawBufferPointer(rebasing: text[k...]), as: UTF8.self)
+        }
+        switch text.first {
+        case UInt8(ascii: "s"):
+            if let id = tail(after: "staff:") { return .staff(id) }
+            if let name = tail(after: "system:") { return .system(name) }
+        case UInt8(ascii: "c"):
+            if let id = tail(after: "contact:") { return .contact(id) }
+        default: break
+        }
+        return nil
     }
 }
 
@@ -42,9 +69,30 @@ extension Party: FastCompact {
 extension LocalDate: FastCompact {
     func writeCompact(into w: inout CompactWriter) { w.string(description) }
     init(compactAt at: Int, in r: Reader) throws {
+        if let d = try LocalDate.parseASCII(at, r) { self = d; return }
         let text = try r.string(at)
         guard let d = LocalDate(text) else { throw CompactCoding.corrupt("expected a date \"YYYY-MM-DD\", got \"\(text)\"", []) }
         self = d
+    }
+
+    /// The common case without `LocalDate.init?(_:)`'s split into Substrings: exactly ten ASCII
+    /// bytes `DDDD-DD-DD`, the only shape that initialiser accepts, then its validity check. Anything
+    /// else (nil) takes that initialiser.
+    private static func parseASCII(_ at: Int, _ r: Reader) throws -> LocalDate? {
+        guard try r.byte(at) == 6, try r.byte(at + 1) == 10, at + 12 <= r.bytes.count else { return nil }
+        let b = UnsafeRawBufferPointer(rebasing: r.bytes[(at + 2)..<(at + 12)])
+        guard b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-") else { return nil }
+        func number(_ range: Range<Int>) -> Int? {
+            var v = 0
+            for i in range {
+                guard b[i] >= UInt8(ascii: "0"), b[i] <= UInt8(ascii: "9") else { return nil }
+                v = v * 10 + Int(b[i] - UInt8(ascii: "0"))
+            }
+            return v
+        }
+        guard let y = number(0..<4), let m = number(5..<7), let d = number(8..<10) else { return nil }
+        let date = LocalDate(year: y, month: m, day: d)
+        return date.isValid ? date : nil
     }
 }
 

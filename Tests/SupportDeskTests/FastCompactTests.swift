@@ -384,6 +384,30 @@ struct FastCompactTests {
             TicketAccepted(ticket: 3, by: "x"))
     }
 
+    @Test("parties and dates read as their own initialisers read them, also off the ASCII fast path")
+    func partiesAndDates() throws {
+        func both<T: FastCompact & Decodable & Equatable>(_ type: T.Type, _ text: String) -> T? {
+            let bytes = try! CompactCoding.encode(text)
+            let f = try? CompactCoding.decode(T.self, from: bytes)
+            let c = try? CompactCoding.decodeViaCodable(T.self, from: bytes)
+            #expect(f == c, "\(text)")
+            return f
+        }
+        #expect(both(Party.self, "staff:anna") == .staff("anna"))
+        #expect(both(Party.self, "system:a:b") == .system("a:b"))
+        #expect(both(Party.self, "contact:Иван") == .contact("Иван"))
+        #expect(both(Party.self, "staff:\u{301}x") == nil)  // the colon and the accent are one Character
+        for text in ["staff:", "staff", "", "robot:x", "Staff:x", "contact:", "system", "staff:é", "staff: ", "s:x", "contact:🔥"] {
+            _ = both(Party.self, text)
+        }
+        #expect(both(LocalDate.self, "2025-03-05") == LocalDate(year: 2025, month: 3, day: 5))
+        #expect(both(LocalDate.self, "2024-02-29") == LocalDate(year: 2024, month: 2, day: 29))
+        for text in ["2025-02-30", "2025-13-01", "2025-00-10", "2025-1-01", "20250-01-01", "２０２５-01-01", "2025-01-0x", "2025/01/01",
+                     "2025-01-01\u{301}", "0000-01-01", ""] {
+            #expect(both(LocalDate.self, text) == LocalDate(text), "\(text)")
+        }
+    }
+
     @Test("fast values nested in Codable ones (a projection row) encode and decode as through Codable")
     func nestedInCodable() throws {
         struct Row: Codable, Equatable {
