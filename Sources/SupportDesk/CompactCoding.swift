@@ -20,7 +20,26 @@ public enum CompactCoding {
     public static let marker: UInt8 = 0xB1
 
     public static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
+        if let fast = value as? any FastCompact { return payload(fast) }
+        return try encode(value, nestedFast: true)
+    }
+
+    /// The payload of a value with a hand-written compact form (FastCompact.swift).
+    static func payload<T: FastCompact>(_ value: T) -> [UInt8] {
+        var w = CompactWriter()
+        w.bytes.reserveCapacity(256)
+        w.bytes.append(marker)
+        value.writeCompact(into: &w)
+        return w.bytes
+    }
+
+    /// Through Codable alone, with no fast path anywhere inside: the reference the fast paths are
+    /// tested against (`FastCompactTests`) and measured against (`helpdesk-bench codec`).
+    @_spi(Codec) public static func encodeViaCodable<T: Encodable>(_ value: T) throws -> [UInt8] { try encode(value, nestedFast: false) }
+
+    private static func encode<T: Encodable>(_ value: T, nestedFast: Bool) throws -> [UInt8] {
         let sink = Sink()
+        sink.useFast = nestedFast
         sink.bytes.reserveCapacity(256)
         sink.bytes.append(marker)
         try value.encode(to: CompactEncoder(sink: sink, codingPath: []))
@@ -33,7 +52,16 @@ public enum CompactCoding {
     public static func decode<T: Decodable>(_ type: T.Type, from bytes: UnsafeRawBufferPointer) throws -> T {
         guard bytes.first == marker else { throw corrupt("not a compact payload", []) }
         let reader = Reader(bytes: bytes)
+        if let fast = T.self as? any FastCompact.Type { return try reader.decodeFast(fast, at: 1) }
         return try T(from: CompactDecoder(reader: reader, offset: 1, codingPath: []))
+    }
+
+    /// Through Codable alone, with no fast path anywhere inside (see `encodeViaCodable`).
+    @_spi(Codec) public static func decodeViaCodable<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
+        try bytes.withUnsafeBytes { bytes in
+            guard bytes.first == marker else { throw corrupt("not a compact payload", []) }
+            return try T(from: CompactDecoder(reader: Reader(bytes: bytes, useFast: false), offset: 1, codingPath: []))
+        }
     }
 
     public static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
@@ -49,6 +77,8 @@ public enum CompactCoding {
 
 final class Sink {
     var bytes: [UInt8] = []
+    /// Values with a hand-written compact form nested in Codable ones write it (false: Codable only).
+    var useFast = true
 
     @inline(__always) func varint(_ v: UInt64) {
         var v = v
@@ -153,7 +183,16 @@ final class Sink {
         else if T.self == Double.self { double(unsafeBitCast(value, to: Double.self)) }
         else if T.self == Bool.self { bytes.append(unsafeBitCast(value, to: Bool.self) ? 0x02 : 0x01) }
         else if T.self == Date.self { double(unsafeBitCast(value, to: Date.self).timeIntervalSinceReferenceDate) }
+        else if useFast, let fast = value as? any FastCompact { write(fast) }
         else { try value.encode(to: CompactEncoder(sink: self, codingPath: path)) }
+    }
+
+    /// A fast value inside a Codable one: written in place (the buffer is moved, not copied).
+    private func write<F: FastCompact>(_ value: F) {
+        var w = CompactWriter()
+        swap(&w.bytes, &bytes)
+        value.writeCompact(into: &w)
+        swap(&w.bytes, &bytes)
     }
 }
 
@@ -287,6 +326,8 @@ struct SingleWriter: SingleValueEncodingContainer {
 /// Bounds-checked reads over the payload; every read that would leave it throws.
 struct Reader {
     let bytes: UnsafeRawBufferPointer
+    /// Values with a hand-written compact form nested in Codable ones read it (false: Codable only).
+    var useFast = true
 
     @inline(__always) func byte(_ at: Int) throws -> UInt8 {
         guard at >= 0, at < bytes.count else { throw CompactCoding.corrupt("truncated at \(at)", []) }
@@ -393,7 +434,13 @@ struct Reader {
         if T.self == Double.self { return unsafeBitCast(try double(at), to: T.self) }
         if T.self == Bool.self { return unsafeBitCast(try bool(at), to: T.self) }
         if T.self == Date.self { return unsafeBitCast(Date(timeIntervalSinceReferenceDate: try double(at)), to: T.self) }
+        if useFast, let fast = T.self as? any FastCompact.Type { return try decodeFast(fast, at: at) }
         return try T(from: CompactDecoder(reader: self, offset: at, codingPath: path))
+    }
+
+    /// Reads a `T` that is the fast type `F` (the caller checked).
+    func decodeFast<F: FastCompact, T>(_ fast: F.Type, at: Int) throws -> T {
+        try F(compactAt: at, in: self) as! T
     }
 }
 

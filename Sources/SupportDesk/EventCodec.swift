@@ -22,8 +22,24 @@ public enum EventCodec {
         public var description: String { "unknown event type \(type) (schema \(schemaVersion))" }
     }
 
-    private static let byType: [String: any EventPayload.Type] = Dictionary(
-        uniqueKeysWithValues: DeskEvent.payloadTypes.map { ($0.type, $0) })
+    /// An event type, and how to read its current schema from a compact payload when it has a
+    /// hand-written compact form (FastCompact.swift).
+    struct Kind {
+        var payload: any EventPayload.Type
+        var fast: (@Sendable (Reader) throws -> DeskEvent)?
+    }
+
+    private static let byType: [String: Kind] = Dictionary(
+        uniqueKeysWithValues: DeskEvent.payloadTypes.map { ($0.type, Kind(payload: $0, fast: fastReader($0))) })
+
+    private static func fastReader<E: EventPayload>(_ kind: E.Type) -> (@Sendable (Reader) throws -> DeskEvent)? {
+        guard let fast = kind as? any (EventPayload & FastCompact).Type else { return nil }
+        return fastReader(fast: fast)
+    }
+
+    private static func fastReader<E: EventPayload & FastCompact>(fast: E.Type) -> @Sendable (Reader) throws -> DeskEvent {
+        { r in try E(compactAt: 1, in: r).event }
+    }
 
     public static func makeEncoder() -> JSONEncoder {
         let e = JSONEncoder()
@@ -39,9 +55,27 @@ public enum EventCodec {
     }
 
     public static func encode(_ event: DeskEvent) throws -> Encoded {
-        let p = event.payload
-        let kind = Swift.type(of: p)
-        return Encoded(type: kind.type, schemaVersion: kind.schemaVersion, payload: try CompactCoding.encode(p))
+        // The hot types by their hand-written compact form, without boxing the payload.
+        switch event {
+        case .commentAdded(let e): return fast(e)
+        case .statusChanged(let e): return fast(e)
+        case .ticketOpened(let e): return fast(e)
+        case .ticketAccepted(let e): return fast(e)
+        case .answerEvaluated(let e): return fast(e)
+        case .ticketClassified(let e): return fast(e)
+        case .answerRated(let e): return fast(e)
+        case .levelChanged(let e): return fast(e)
+        case .participantAdded(let e): return fast(e)
+        case .timeLogged(let e): return fast(e)
+        default:
+            let p = event.payload
+            let kind = Swift.type(of: p)
+            return Encoded(type: kind.type, schemaVersion: kind.schemaVersion, payload: try CompactCoding.encode(p))
+        }
+    }
+
+    private static func fast<E: EventPayload & FastCompact>(_ e: E) -> Encoded {
+        Encoded(type: E.type, schemaVersion: E.schemaVersion, payload: CompactCoding.payload(e))
     }
 
     public static func isKnown(_ type: String) -> Bool { byType[type] != nil }
@@ -49,14 +83,16 @@ public enum EventCodec {
     /// Decodes a payload of `type` written with `schemaVersion`, upgrading it when it is older.
     public static func decode(type: String, schemaVersion: UInt16, payload: some ContiguousBytes & Sendable,
                               with decoder: JSONDecoder? = nil) throws -> DeskEvent {
-        guard let kind = byType[type], schemaVersion <= kind.schemaVersion, schemaVersion >= 1 else {
+        guard let entry = byType[type], schemaVersion <= entry.payload.schemaVersion, schemaVersion >= 1 else {
             throw UnknownEvent(type: type, schemaVersion: schemaVersion)
         }
+        let kind = entry.payload
         return try payload.withUnsafeBytes { raw -> DeskEvent in
             let payload = Payload(raw: raw, decoder: decoder)
             if schemaVersion < kind.schemaVersion {
                 return try upgrade(type: type, from: schemaVersion, payload)
             }
+            if let fast = entry.fast, raw.first == CompactCoding.marker { return try fast(Reader(bytes: raw)) }
             return try payload.decode(kind).event
         }
     }

@@ -7,7 +7,7 @@ struct HelpdeskBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "helpdesk-bench",
         abstract: "Benchmarks that print figures (run release builds: swift run -c release helpdesk-bench …).",
-        subcommands: [LogBench.self, CommandsBench.self, RebuildBench.self, QueriesBench.self, HTTPBench.self, MailBench.self])
+        subcommands: [LogBench.self, CommandsBench.self, RebuildBench.self, QueriesBench.self, HTTPBench.self, MailBench.self, CodecBench.self])
 }
 
 /// Shared output: a table for people, one JSON object (keys name the figures) with --json.
