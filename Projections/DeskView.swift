@@ -187,6 +187,7 @@ public final class DeskView: Projection, @unchecked Sendable {
     struct OpenFacts: Hashable {
         var premium: Bool
         var unaccepted: Bool
+        var status: TicketStatus
         /// Overdue once the clock is past this (the reaction due time while unanswered, or the
         /// resolution due time, whichever comes first).
         var overdueAfter: Date?
@@ -213,7 +214,7 @@ public final class DeskView: Projection, @unchecked Sendable {
             return
         }
         let dues = [t.firstResponseAt == nil ? t.reactionDue : nil, t.resolutionDue].compactMap { $0 }
-        openFacts[n] = OpenFacts(premium: t.premium, unaccepted: t.responsible == nil, overdueAfter: dues.min(),
+        openFacts[n] = OpenFacts(premium: t.premium, unaccepted: t.responsible == nil, status: t.status, overdueAfter: dues.min(),
                                  statusRank: OpenFacts.rank[t.status] ?? 0, activity: activity[n]?.sequence ?? 0)
     }
 
@@ -316,7 +317,7 @@ public final class DeskView: Projection, @unchecked Sendable {
                     let row = try CompactCoding.decode(ContactRow.self, from: v)
                     state.contacts[row.contact.id] = row.contact
                     portalHistory[row.contact.id] = row.portal.map { ($0.at, $0.granted) }
-                    for org in row.organisations ?? row.contact.organisation.map { [$0] } ?? [] { noteMember(row.contact.id, of: org) }
+                    for org in row.organisations ?? (row.contact.organisation.map { [$0] } ?? []) { noteMember(row.contact.id, of: org) }
                     for m in row.contact.emails { state.contactByEmail[normalisedEmail(m)] = row.contact.id }
                     for p in row.contact.phones { state.contactByPhone[normalisedPhone(p)] = row.contact.id }
                 case .organisation:

@@ -200,8 +200,11 @@ extension DeskView {
                 if let who = filter.mine ? staff : filter.responsible {
                     let set = v.assigned[who] ?? []
                     if set.count <= v.feed.count / sparse { order = set.compactMap { n in v.activity[n].map { ($0.sequence, n) } } }
-                } else if filter.unaccepted || filter.status?.isOpen == true, v.openFacts.count <= v.feed.count / sparse {
-                    order = v.openFacts.compactMap { n, f in !filter.unaccepted || f.unaccepted ? (f.activity, n) : nil }
+                } else if filter.unaccepted || filter.status?.isOpen == true {
+                    // Open tickets' small facts are cheap to scan whatever their number.
+                    order = v.openFacts.compactMap { n, f in
+                        (!filter.unaccepted || f.unaccepted) && (filter.status.map { $0 == f.status } ?? true) ? (f.activity, n) : nil
+                    }
                 }
                 if let before { order?.removeAll { $0.0 >= before } }
                 order?.sort { $0.0 > $1.0 }
