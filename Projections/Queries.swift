@@ -176,7 +176,7 @@ extension DeskView {
     func staffFeed(staff: StaffId, filter: FeedFilter, now: Date, limit: Int, before: UInt64?, sparse: Int) -> [FeedItem] {
         read { v in
             func matches(_ t: TicketState) -> Bool {
-                guard !t.spam, t.mergedInto == nil, t.staffInvolved.contains(staff) else { return false }
+                guard !t.spam, t.mergedInto == nil, t.involves(staff) else { return false }
                 if filter.mine, t.responsible != staff, !t.coExecutors.contains(staff) { return false }
                 if filter.unaccepted, t.responsible != nil || !t.status.isOpen { return false }
                 if let s = filter.status, t.status != s { return false }

@@ -200,18 +200,35 @@ extension DeskView {
                 orgs[t.organisation.flatMap { v.state.organisations[$0]?.name } ?? "(no organisation)", default: []].append(t)
                 staff[t.responsible.flatMap { v.state.account.staff[$0]?.name } ?? "(unaccepted)", default: []].append(t)
             }
+            let calendars = TierCalendars(v.state.account)
             func figures(_ groups: [String: [TicketState]]) -> [SLAGroupFigures] {
-                groups.keys.sorted().map { v.slaFigures($0, groups[$0]!) }
+                groups.keys.sorted().map { v.slaFigures($0, groups[$0]!, calendars) }
             }
             return SLAReport(from: from, to: to, byTier: figures(tiers), byOrganisation: figures(orgs), byStaff: figures(staff))
         }
     }
 
-    func slaFigures(_ group: String, _ tickets: [TicketState]) -> SLAGroupFigures {
+    /// Each tier's calendar, prepared once for a report.
+    final class TierCalendars {
+        let account: AccountState
+        var prepared: [String: PreparedCalendar] = [:]
+        lazy var always = BusinessCalendar.twentyFourSeven().prepared()
+        init(_ account: AccountState) { self.account = account }
+
+        func of(_ t: TicketState) -> PreparedCalendar {
+            guard let id = t.tierId.flatMap({ account.tiers[$0] })?.calendarId, let c = account.calendars[id] else { return always }
+            if let p = prepared[id] { return p }
+            let p = c.prepared()
+            prepared[id] = p
+            return p
+        }
+    }
+
+    func slaFigures(_ group: String, _ tickets: [TicketState], _ calendars: TierCalendars) -> SLAGroupFigures {
         var f = SLAGroupFigures(group: group, tickets: tickets.count, reacted: 0, reactionBreaches: 0, resolved: 0, resolutionBreaches: 0)
         var reactionHours: [Double] = [], resolutionHours: [Double] = [], within = 0, withTarget = 0
         for t in tickets {
-            let calendar = t.tierId.flatMap { state.account.tiers[$0] }.flatMap { state.account.calendars[$0.calendarId] } ?? .twentyFourSeven()
+            let calendar = calendars.of(t)
             if let r = t.firstResponseAt {
                 f.reacted += 1
                 reactionHours.append(Double(calendar.businessSeconds(from: t.openedAt, to: r)) / 3600)
@@ -238,9 +255,10 @@ extension DeskView {
     public func reactionHours(from: LocalDate, to: LocalDate) -> [Double] {
         read { v in
             var hours: [Double] = []
+            let calendars = TierCalendars(v.state.account)
             v.forEachTicketOpened(from: from, to: to) { t in
                 guard !t.spam, t.mergedInto == nil, let r = t.firstResponseAt else { return }
-                let calendar = t.tierId.flatMap { v.state.account.tiers[$0] }.flatMap { v.state.account.calendars[$0.calendarId] } ?? .twentyFourSeven()
+                let calendar = calendars.of(t)
                 hours.append(Double(calendar.businessSeconds(from: t.openedAt, to: r)) / 3600)
             }
             return hours.sorted()

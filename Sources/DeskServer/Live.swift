@@ -63,7 +63,7 @@ extension DeskService {
     func mayReceive(_ p: Principal, _ event: DeskEvent, ticket n: TicketNumber) -> Bool {
         switch p.party {
         case .staff(let id):
-            return p.role != .staff || view.ticketDetail(n, now: clock.now())?.ticket.staffInvolved.contains(id) == true
+            return p.role != .staff || view.ticketDetail(n, now: clock.now())?.ticket.involves(id) == true
         case .contact(let id):
             if case .commentAdded(let c) = event, c.isInternal { return false }
             if case .deliveryRecorded = event { return false }

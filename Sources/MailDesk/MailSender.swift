@@ -172,12 +172,26 @@ public final class MailSender: Sendable {
         }
     }
 
+    /// glibc's `pipe2`, which Swift's Glibc module does not export (it is a GNU extension).
+    nonisolated(unsafe) static let pipe2: (@convention(c) (UnsafeMutablePointer<Int32>, Int32) -> Int32)? =
+        dlsym(UnsafeMutableRawPointer(bitPattern: 0), "pipe2").map { unsafeBitCast($0, to: (@convention(c) (UnsafeMutablePointer<Int32>, Int32) -> Int32).self) }
+
+    /// A pipe whose ends are close-on-exec from the start, so that the child gets only its dup2'd
+    /// copies, and no program another thread starts meanwhile inherits an end: a stray copy of the
+    /// stdin write end kept a sendmail waiting for end of input until that other program exited
+    /// (setting FD_CLOEXEC after `pipe()` leaves that window open; `pipe()` is the fallback).
+    static func makePipe(_ fds: inout [Int32]) -> Bool {
+        if let pipe2 { return fds.withUnsafeMutableBufferPointer { pipe2($0.baseAddress!, O_CLOEXEC) } == 0 }
+        guard pipe(&fds) == 0 else { return false }
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        return true
+    }
+
     static func spawnAndWait(_ command: [String], input: [UInt8], timeout: TimeInterval) -> String? {
         let program = command[0]
         var inPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0]
-        guard pipe(&inPipe) == 0 else { return "cannot make a pipe: errno \(errno)" }
-        guard pipe(&errPipe) == 0 else { close(inPipe[0]); close(inPipe[1]); return "cannot make a pipe: errno \(errno)" }
-        for fd in inPipe + errPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }  // the child gets only its dup2'd copies
+        guard makePipe(&inPipe) else { return "cannot make a pipe: errno \(errno)" }
+        guard makePipe(&errPipe) else { close(inPipe[0]); close(inPipe[1]); return "cannot make a pipe: errno \(errno)" }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }

@@ -337,7 +337,7 @@ struct Decider {
         case let .logTime(n, minutes, on, note):
             let me = try requireStaff(.staff)
             let t = try ticket(n)
-            guard t.staffInvolved.contains(me.id) else { throw fail(.forbidden, "join #\(n) before logging time on it") }
+            guard t.involves(me.id) else { throw fail(.forbidden, "join #\(n) before logging time on it") }
             guard (1...24 * 60).contains(minutes) else { throw fail(.invalid, "log 1…1440 minutes at a time") }
             let day = on ?? localDate(at, timeZone: state.account.timeZone)
             guard day.isValid else { throw fail(.invalid, "date \(day) does not exist") }

@@ -139,6 +139,11 @@ public struct TicketState: Sendable, Hashable, Codable {
         escalationDue != nil && responsible == nil && !escalated && status.isOpen && !spam && mergedInto == nil
     }
 
+    /// Whether `staff` is among `staffInvolved`, without building the set.
+    public func involves(_ staff: StaffId) -> Bool {
+        responsible == staff || participants.contains(staff) || coExecutors.contains(staff)
+    }
+
     /// Everyone the desk may notify about this ticket.
     public var staffInvolved: Set<StaffId> {
         var s = participants.union(coExecutors)

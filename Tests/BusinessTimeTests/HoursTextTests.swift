@@ -1,4 +1,5 @@
 import BusinessTime
+import Foundation
 import Testing
 
 @Suite("Working hours as text (the settings form)")
@@ -35,5 +36,25 @@ struct HoursTextTests {
         #expect(throws: HoursText.ParseError.self) { try HoursText.parseDays("2026-02-30 10:00-11:00") }
         #expect(throws: HoursText.ParseError.self) { try HoursText.parseDays("2026-11-28") }
         #expect(throws: HoursText.ParseError.self) { try HoursText.parseDays("2026-11-28 10:00-11:00\n2026-11-28 12:00-13:00") }
+    }
+}
+
+@Suite("Prepared calendars")
+struct PreparedCalendarTests {
+    @Test("a prepared calendar counts business seconds exactly as the calendar does")
+    func sameAnswers() throws {
+        var office = BusinessCalendar(id: "o", name: "Office", timeZone: "Europe/Moscow",
+                                      week: [try HoursText.parse("09:00-13:00, 14:00-18:00")] + Array(repeating: try HoursText.parse("10:00-19:00"), count: 4) + [[], []])
+        office.holidays = [LocalDate(year: 2026, month: 1, day: 1)]
+        office.extraWorkingDays = [LocalDate(year: 2026, month: 1, day: 3): try HoursText.parse("10:00-15:00")]
+        var rng = SystemRandomNumberGenerator()
+        for calendar in [office, .twentyFourSeven(), .weekdays(id: "ny", name: "NY", timeZone: "America/New_York", from: 540, to: 1020)] {
+            let prepared = calendar.prepared()
+            for _ in 0..<300 {
+                let a = Date(timeIntervalSince1970: 1_767_000_000 + Double(Int.random(in: 0...5_000_000, using: &rng)))
+                let b = a.addingTimeInterval(Double(Int.random(in: -86_400...2_000_000, using: &rng)))
+                #expect(prepared.businessSeconds(from: a, to: b) == calendar.businessSeconds(from: a, to: b))
+            }
+        }
     }
 }
