@@ -264,9 +264,12 @@ extension DeskView {
             if let id = v.state.contactByEmail[normalisedEmail(q)] { found.append(v.state.survivor(of: id)) }
             let phone = normalisedPhone(q)
             if phone.filter(\.isNumber).count >= 3, let id = v.state.contactByPhone[phone] { found.append(v.state.survivor(of: id)) }
-            for c in v.state.contacts.values.sorted(by: { $0.id < $1.id }) where c.mergedInto == nil && found.count < limit {
-                if c.name.lowercased().contains(q) || c.emails.contains(where: { $0.lowercased().contains(q) }) { found.append(c.id) }
+            // By name or address: every match, then the first `limit` by id (sorting only the matches).
+            var byName: [ContactId] = []
+            for c in v.state.contacts.values where c.mergedInto == nil {
+                if c.name.lowercased().contains(q) || c.emails.contains(where: { $0.lowercased().contains(q) }) { byName.append(c.id) }
             }
+            found += byName.sorted().prefix(limit)
             var seen = Set<ContactId>()
             return found.filter { seen.insert($0).inserted }.compactMap { v.state.contacts[$0] }.filter { $0.mergedInto == nil }
                 .prefix(limit).map { $0 }
