@@ -124,7 +124,13 @@ public final class DeskView: Projection, @unchecked Sendable {
 
     func fold(_ event: DeskEvent, _ record: RecordedEvent) {
         let at = record.timestamp
-        let assignedBefore = event.ticket.flatMap { state.tickets[$0] }.map(Self.assignees) ?? []
+        // Only these events change who is responsible or co-executes (TicketState.apply); the
+        // others skip building the before / after sets.
+        let reassigns = switch event {
+        case .ticketOpened, .ticketAccepted, .ticketReassigned, .participantAdded, .participantRemoved, .ticketEscalated: true
+        default: false
+        }
+        let assignedBefore = reassigns ? event.ticket.flatMap { state.tickets[$0] }.map(Self.assignees) ?? [] : []
         state.evolve(event, at: at)
         switch event {
         case .ticketOpened(let e):
@@ -156,8 +162,8 @@ public final class DeskView: Projection, @unchecked Sendable {
             }
             dirtyTickets.insert(n)
             indexOpen(n)
-            let assignedNow = state.tickets[n].map(Self.assignees) ?? []
-            if assignedNow != assignedBefore {
+            let assignedNow = reassigns ? state.tickets[n].map(Self.assignees) ?? [] : []
+            if reassigns, assignedNow != assignedBefore {
                 for s in assignedBefore.subtracting(assignedNow) { assigned[s]?.remove(n) }
                 for s in assignedNow.subtracting(assignedBefore) { assigned[s, default: []].insert(n) }
             }
