@@ -302,23 +302,6 @@ extension DeskView {
 
 // MARK: Periods
 
-/// The local date of instants in one time zone, with the calendar made once (making a `Calendar`
-/// and `TimeZone` per instant cost more than the reports themselves).
-struct LocalDay {
-    let calendar: Calendar
-
-    init(timeZone: String) {
-        var cal = Calendar(identifier: .gregorian)
-        cal.timeZone = TimeZone(identifier: timeZone) ?? TimeZone(identifier: "UTC")!
-        calendar = cal
-    }
-
-    func callAsFunction(_ instant: Date) -> LocalDate {
-        let c = calendar.dateComponents([.year, .month, .day], from: instant)
-        return LocalDate(year: c.year ?? 1970, month: c.month ?? 1, day: c.day ?? 1)
-    }
-}
-
 extension DeskView {
     /// Which part of a list in time order can hold instants of the local days `from…to`: a binary
     /// search with two days' margin each side (no time zone is 48 h from UTC). The caller still checks

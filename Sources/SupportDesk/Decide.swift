@@ -834,8 +834,22 @@ struct Decider {
 
 /// The calendar date of an instant in a time zone.
 public func localDate(_ instant: Date, timeZone: String) -> LocalDate {
-    var cal = Calendar(identifier: .gregorian)
-    cal.timeZone = TimeZone(identifier: timeZone) ?? TimeZone(identifier: "UTC")!
-    let c = cal.dateComponents([.year, .month, .day], from: instant)
-    return LocalDate(year: c.year ?? 1970, month: c.month ?? 1, day: c.day ?? 1)
+    LocalDay(timeZone: timeZone)(instant)
+}
+
+/// The local date of instants in one time zone, with the calendar made once: for many instants
+/// (a report), making a `Calendar` and `TimeZone` per instant cost more than the report itself.
+public struct LocalDay: Sendable {
+    let calendar: Calendar
+
+    public init(timeZone: String) {
+        var cal = Calendar(identifier: .gregorian)
+        cal.timeZone = TimeZone(identifier: timeZone) ?? TimeZone(identifier: "UTC")!
+        calendar = cal
+    }
+
+    public func callAsFunction(_ instant: Date) -> LocalDate {
+        let c = calendar.dateComponents([.year, .month, .day], from: instant)
+        return LocalDate(year: c.year ?? 1970, month: c.month ?? 1, day: c.day ?? 1)
+    }
 }
