@@ -297,13 +297,18 @@ extension Date: FastCompact {
     }
 }
 
-/// `Array.encode(to:)`: an unkeyed container of the elements.
-extension Array: FastCompact where Element: FastCompact {
-    func writeCompact(into w: inout CompactWriter) {
+extension Sequence where Element: FastCompact {
+    /// An unkeyed container of the elements in iteration order (what `Array` and `Set` encode).
+    func writeCompactElements(into w: inout CompactWriter) {
         let a = w.beginArray()
         for e in self { w.element(e) }
         w.end(a)
     }
+}
+
+/// `Array.encode(to:)`: an unkeyed container of the elements.
+extension Array: FastCompact where Element: FastCompact {
+    func writeCompact(into w: inout CompactWriter) { writeCompactElements(into: &w) }
 
     init(compactAt at: Int, in r: Reader) throws {
         var it = try r.array(at)
@@ -315,11 +320,7 @@ extension Array: FastCompact where Element: FastCompact {
 
 /// `Set.encode(to:)`: an unkeyed container in iteration order.
 extension Set: FastCompact where Element: FastCompact {
-    func writeCompact(into w: inout CompactWriter) {
-        let a = w.beginArray()
-        for e in self { w.element(e) }
-        w.end(a)
-    }
+    func writeCompact(into w: inout CompactWriter) { writeCompactElements(into: &w) }
 
     init(compactAt at: Int, in r: Reader) throws {
         var it = try r.array(at)
