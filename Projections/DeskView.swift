@@ -64,6 +64,8 @@ public final class DeskView: Projection, @unchecked Sendable {
     /// Everyone who ever belonged to each organisation (who could ever see its tickets with sharing on).
     var everMembers: [OrganisationId: Set<ContactId>] = [:]
     var everOrganisations: [ContactId: Set<OrganisationId>] = [:]
+    /// Live contacts' names and addresses, lower-cased, for the contacts search.
+    var contactSearch = ContactSearchIndex()
     /// Tickets in the order they were opened, and whether their opening times are in that order too
     /// (they are unless the clock stepped back): reports over a period then look at that period's
     /// tickets only (`TimeWindow`), instead of every ticket ever opened.
@@ -99,6 +101,7 @@ public final class DeskView: Projection, @unchecked Sendable {
             assigned = [:]
             everMembers = [:]
             everOrganisations = [:]
+            contactSearch = ContactSearchIndex()
             openedOrder = []
             openedInOrder = true
             evaluationsInOrder = true
@@ -171,7 +174,14 @@ public final class DeskView: Projection, @unchecked Sendable {
         switch event.stream {
         case Streams.account: dirtyAccount = true
         case let s where s.hasPrefix("org-"): dirtyOrganisations.insert(String(s.dropFirst(4)))
-        case let s where s.hasPrefix("contact-"): dirtyContacts.insert(String(s.dropFirst(8)))
+        case let s where s.hasPrefix("contact-"):
+            let id = String(s.dropFirst(8))
+            dirtyContacts.insert(id)
+            switch event {
+            case .contactCreated, .contactChanged, .contactEmailAttached, .contactMerged, .contactAbsorbed:
+                contactSearch.set(id, state.contacts[id].flatMap(ContactSearchIndex.text))
+            default: break
+            }
         default: break
         }
         if feed.count > 1024, feed.count > 4 * activity.count { compactFeed() }
@@ -341,6 +351,7 @@ public final class DeskView: Projection, @unchecked Sendable {
                 }
                 return true
             }
+            for c in state.contacts.values.sorted(by: { $0.id < $1.id }) { contactSearch.set(c.id, ContactSearchIndex.text(of: c)) }
             // Merged contacts' addresses point at the survivor, as the live fold leaves them.
             for c in state.contacts.values where c.mergedInto != nil {
                 let survivor = state.survivor(of: c.id)

@@ -253,6 +253,8 @@ extension DeskView {
     }
 
     /// Contacts by name (any part), e-mail, phone or ticket number (`#123` or `123`: its client), live ones only.
+    /// Exact finds (ticket, address, phone) come first, then name and address matches by id; the
+    /// latter are one byte search over the fold's `ContactSearchIndex`.
     public func searchContacts(_ query: String, limit: Int = 50) -> [ContactState] {
         read { v in
             let q = query.lowercased().filter { !$0.isWhitespace || $0 == " " }
@@ -264,12 +266,7 @@ extension DeskView {
             if let id = v.state.contactByEmail[normalisedEmail(q)] { found.append(v.state.survivor(of: id)) }
             let phone = normalisedPhone(q)
             if phone.filter(\.isNumber).count >= 3, let id = v.state.contactByPhone[phone] { found.append(v.state.survivor(of: id)) }
-            // By name or address: every match, then the first `limit` by id (sorting only the matches).
-            var byName: [ContactId] = []
-            for c in v.state.contacts.values where c.mergedInto == nil {
-                if c.name.lowercased().contains(q) || c.emails.contains(where: { $0.lowercased().contains(q) }) { byName.append(c.id) }
-            }
-            found += byName.sorted().prefix(limit)
+            found += v.contactSearch.search(ContactSearchIndex.fold(q), limit: limit).ids
             var seen = Set<ContactId>()
             return found.filter { seen.insert($0).inserted }.compactMap { v.state.contacts[$0] }.filter { $0.mergedInto == nil }
                 .prefix(limit).map { $0 }
