@@ -33,6 +33,8 @@ public final class Outbox: Projection, @unchecked Sendable {
         public var nextAttemptAt: Date
         public var lastError: String?
         public var key: String { "\(ticket)/\(comment)/\(contact)" }
+        /// Still to be tried: pending, or failed and waiting for its backoff.
+        var isWaiting: Bool { status == .pending || status == .failed }
     }
 
     /// Backoff after the k-th failure: `retryBase × 2^(k-1)`, at most `retryCap`.
@@ -41,6 +43,10 @@ public final class Outbox: Projection, @unchecked Sendable {
 
     let lock = NSLock()
     var entries: [String: Entry] = [:]
+    /// Keys of the entries still to be tried (pending or failed): what the sender's polls scan.
+    /// Parked entries stay in `entries` for staff but cost the polls nothing, so a large imported
+    /// history, parked, leaves an idle desk idle.
+    var waiting = Set<String>()
     var dirty = Set<String>()
     /// Entries delivered, counted for metrics.
     public private(set) var deliveredCount = 0
@@ -53,6 +59,7 @@ public final class Outbox: Projection, @unchecked Sendable {
     public func reset() {
         lock.withLock {
             entries = [:]
+            waiting = []
             dirty = []
             deliveredCount = 0
         }
@@ -71,7 +78,7 @@ public final class Outbox: Projection, @unchecked Sendable {
             for case .contact(let id) in c.notify {
                 let e = Entry(ticket: c.ticket, comment: c.comment, contact: id, createdAt: at, status: .pending,
                               attempts: 0, nextAttemptAt: at, lastError: nil)
-                entries[e.key] = e
+                put(e)
                 dirty.insert(e.key)
             }
         case .deliveryRecorded(let d):
@@ -84,6 +91,7 @@ public final class Outbox: Projection, @unchecked Sendable {
                 e.attempts += 1
             case .delivered:
                 entries[key] = nil
+                waiting.remove(key)
                 dirty.insert(key)
                 deliveredCount += 1
                 return
@@ -96,11 +104,17 @@ public final class Outbox: Projection, @unchecked Sendable {
                 e.status = .parked
                 e.lastError = d.detail
             }
-            entries[key] = e
+            put(e)
             dirty.insert(key)
         default:
             return
         }
+    }
+
+    /// Stores an entry, keeping `waiting` true (called with the lock held).
+    func put(_ e: Entry) {
+        entries[e.key] = e
+        if e.isWaiting { waiting.insert(e.key) } else { waiting.remove(e.key) }
     }
 
     public func flush(into w: any LogWriter) throws {
@@ -126,6 +140,7 @@ public final class Outbox: Projection, @unchecked Sendable {
         }
         lock.withLock {
             entries = loaded
+            waiting = Set(loaded.filter { $0.value.isWaiting }.keys)
             dirty = []
         }
     }
@@ -142,7 +157,8 @@ public final class Outbox: Projection, @unchecked Sendable {
         return lock.withLock {
             var kept: [Entry] = []  // ascending, at most `limit`
             guard limit > 0 else { return kept }
-            for e in entries.values where (e.status == .pending || e.status == .failed) && e.nextAttemptAt <= now {
+            for key in waiting {
+                guard let e = entries[key], e.nextAttemptAt <= now else { continue }
                 if kept.count == limit, let last = kept.last, !before(e, last) { continue }
                 var a = 0, b = kept.count
                 while a < b {
@@ -170,7 +186,8 @@ public final class Outbox: Projection, @unchecked Sendable {
     public var nextDue: Date? {
         lock.withLock {
             var next: Date?
-            for e in entries.values where e.status == .pending || e.status == .failed {
+            for key in waiting {
+                guard let e = entries[key] else { continue }
                 if next.map({ e.nextAttemptAt < $0 }) ?? true { next = e.nextAttemptAt }
             }
             return next

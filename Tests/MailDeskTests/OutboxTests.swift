@@ -2,7 +2,7 @@ import DeskEngine
 import EventLog
 import Foundation
 import MailDesk
-import Projections
+@testable import Projections
 import SupportDesk
 import Testing
 
@@ -142,6 +142,35 @@ extension MailEnv {
         #expect(parked.first?.attempts == 0)
         #expect(box.due(at: .distantFuture).map(\.key) == ["1/2/c1"])
         #expect(box.entries(.pending).map(\.key) == ["1/2/c1"])
+    }
+
+    @Test func onlyEntriesStillToBeTriedAreScannedByThePolls() async throws {
+        let env = try await MailEnv()
+        try await env.ticketFromCarl()
+        try await env.staffComment("One.", notify: [.contact("c1"), .contact("c2")])
+        try await env.staffComment("Two.", notify: [.contact("c1")])
+        try await env.recordDelivery(.parked, comment: 2, contact: "c2", detail: "no address")
+        try await env.recordDelivery(.queued, comment: 2, contact: "c1")
+        try await env.recordDelivery(.failed, comment: 2, contact: "c1", detail: "try later")
+        try await env.recordDelivery(.queued, comment: 3, contact: "c1")
+        var box = try foldedOutbox(env)
+        #expect(box.waiting == ["1/2/c1"], "failed waits; parked and sending do not")
+        #expect(box.nextDue == box.all.first { $0.key == "1/2/c1" }?.nextAttemptAt)
+        try await env.recordDelivery(.delivered, comment: 3, contact: "c1")
+        try await env.recordDelivery(.queued, comment: 2, contact: "c1")
+        try await env.recordDelivery(.parked, comment: 2, contact: "c1", detail: "gave up")
+        box = try foldedOutbox(env)
+        #expect(box.waiting.isEmpty)
+        #expect(box.nextDue == nil && box.due(at: .distantFuture).isEmpty)
+        #expect(box.entries(.parked).count == 2, "parked entries are still listed for staff")
+        // Loaded from rows, the same.
+        let loaded = Outbox()
+        let runner = ProjectionRunner(store: env.store, projections: [Outbox()])
+        try await runner.prepare()
+        try env.store.read { try loaded.load(from: $0) }
+        #expect(loaded.waiting.isEmpty && loaded.entries(.parked).count == 2)
+        try await env.staffComment("Three.", notify: [.contact("c2")])
+        #expect(try foldedOutbox(env).waiting == ["1/4/c2"])
     }
 
     @Test func deliveriesToOtherRecipientsOrUnknownCommentsChangeNothing() async throws {

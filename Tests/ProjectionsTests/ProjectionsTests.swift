@@ -328,7 +328,7 @@ struct OutboxQueryTests {
             let e = Outbox.Entry(ticket: Int.random(in: 1...400, using: &rng), comment: i, contact: "c\(Int.random(in: 0...9, using: &rng))",
                                  createdAt: t0, status: statuses.randomElement(using: &rng)!, attempts: 0,
                                  nextAttemptAt: t0.addingTimeInterval(Double(Int.random(in: 0...500, using: &rng))), lastError: nil)
-            box.entries[e.key] = e
+            box.put(e)
         }
         let now = t0.addingTimeInterval(250)
         let waiting = box.entries.values.filter { $0.status == .pending || $0.status == .failed }
