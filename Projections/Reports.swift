@@ -86,6 +86,14 @@ public struct LoadReport: Sendable, Hashable, Codable {
     public var meanRating: Double?
 }
 
+/// The SLA and load reports and the reaction-time distribution of one period (`periodFigures`).
+public struct PeriodFigures: Sendable, Hashable {
+    public var sla: SLAReport
+    public var load: LoadReport
+    /// First reactions in business hours, ascending.
+    public var reactionHours: [Double]
+}
+
 public struct PremiumFigures: Sendable, Hashable, Codable {
     public var organisation: OrganisationId
     public var name: String
@@ -140,42 +148,60 @@ extension DeskView {
             do { fixed = try PayrollFormula(source: text) } catch { throw ReportError("the formula does not parse: \(error)") }
             label = "formula file"
         }
-        func formula(on day: LocalDate) throws -> PayrollFormula? {
-            if let fixed { return fixed }
+        /// The formula for a day and a key for it (its version; 0 for a fixed one).
+        func formula(on day: LocalDate) throws -> (key: Int, formula: PayrollFormula)? {
+            if let fixed { return (0, fixed) }
             guard let v = state.account.formula(on: day) else { return nil }
-            return try formula(version: v.version)
+            return (v.version, try formula(version: v.version))
         }
         var lines: [StaffId: PayrollLine] = [:]
         func line(_ s: StaffId) -> PayrollLine {
             lines[s] ?? PayrollLine(staff: s, name: state.account.staff[s]?.name ?? s, evaluations: 0, evaluationAmount: 0,
                                    minutes: 0, hourlyAmount: 0, total: 0)
         }
+        // A formula is a pure function of its inputs, and evaluations take few distinct inputs:
+        // each (formula, inputs) is computed once per report.
+        var amounts: [AmountKey: Double] = [:]
         let dayOf = LocalDay(timeZone: tz)
         for i in Self.window(count: evaluations.count, inOrder: evaluationsInOrder, from: from, to: to, at: { evaluations[$0].at }) {
             let e = evaluations[i]
             let day = dayOf(e.at)
-            guard day >= from, day <= to, let f = try formula(on: day) else { continue }
+            guard day >= from, day <= to, let (version, f) = try formula(on: day) else { continue }
             let t = state.tickets[e.ticket]
-            let inputs: [String: FormulaValue] = [
-                "kind": .number(Double(e.evaluation.kind)), "volume": .string(e.evaluation.volume.rawValue),
-                "links": .number(Double(e.evaluation.links)), "screenshots": .number(Double(e.evaluation.screenshots)),
-                "help": .number(Double(e.evaluation.help)), "complexity": .number(Double(t?.classification.complexity ?? 0)),
-                "level": .number(Double(t?.level.rawValue ?? 1)), "premium": .bool(t?.premium ?? false),
-            ]
+            let key = AmountKey(formula: version, evaluation: e.evaluation, complexity: t?.classification.complexity ?? 0,
+                                level: t?.level.rawValue ?? 1, premium: t?.premium ?? false)
             let amount: Double
-            do { amount = try f.amount(inputs) } catch { throw ReportError("ticket #\(e.ticket): \(error)") }
+            if let known = amounts[key] {
+                amount = known
+            } else {
+                let inputs: [String: FormulaValue] = [
+                    "kind": .number(Double(e.evaluation.kind)), "volume": .string(e.evaluation.volume.rawValue),
+                    "links": .number(Double(e.evaluation.links)), "screenshots": .number(Double(e.evaluation.screenshots)),
+                    "help": .number(Double(e.evaluation.help)), "complexity": .number(Double(key.complexity)),
+                    "level": .number(Double(key.level)), "premium": .bool(key.premium),
+                ]
+                do { amount = try f.amount(inputs) } catch { throw ReportError("ticket #\(e.ticket): \(error)") }
+                amounts[key] = amount
+            }
             var l = line(e.staff)
             l.evaluations += 1
             l.evaluationAmount += amount
             lines[e.staff] = l
         }
+        var rates: [RateKey: Double] = [:]
         for e in timeEntries where e.on >= from && e.on <= to {
-            guard state.account.staff[e.staff]?.isDeveloper == true, let f = try formula(on: e.on) else { continue }
+            guard state.account.staff[e.staff]?.isDeveloper == true, let (version, f) = try formula(on: e.on) else { continue }
+            let key = RateKey(formula: version, staff: e.staff)
+            let rate: Double
+            if let known = rates[key] {
+                rate = known
+            } else {
+                do { rate = try f.hourlyRate(staffId: e.staff) } catch { throw ReportError("hourly rate of \(e.staff): \(error)") }
+                rates[key] = rate
+            }
             var l = line(e.staff)
             l.minutes += e.minutes
-            do { l.hourlyAmount += try f.hourlyRate(staffId: e.staff) * Double(e.minutes) / 60 } catch {
-                throw ReportError("hourly rate of \(e.staff): \(error)")
-            }
+            l.hourlyAmount += rate * Double(e.minutes) / 60
             lines[e.staff] = l
         }
         let round = { (x: Double) in PayrollFormula.roundHalfAwayFromZero(x, digits: 2) }
@@ -189,22 +215,119 @@ extension DeskView {
         return PayrollReport(from: from, to: to, formula: label, lines: out, total: round(out.reduce(0) { $0 + $1.total }))
     }
 
+    /// What a payroll amount depends on: the formula and the formula's inputs.
+    struct AmountKey: Hashable {
+        var formula: Int
+        var evaluation: AnswerEvaluation
+        var complexity: Int
+        var level: Int
+        var premium: Bool
+    }
+
+    struct RateKey: Hashable {
+        var formula: Int
+        var staff: StaffId
+    }
+
     // MARK: SLA
 
-    public func sla(from: LocalDate, to: LocalDate) -> SLAReport {
+    public func sla(from: LocalDate, to: LocalDate) -> SLAReport { periodFigures(from: from, to: to).sla }
+
+    /// First reaction of every ticket opened in the period that had one, in business hours of its
+    /// tier's calendar (the reaction-time distribution), ascending.
+    public func reactionHours(from: LocalDate, to: LocalDate) -> [Double] { periodFigures(from: from, to: to).reactionHours }
+
+    public func load(from: LocalDate, to: LocalDate) -> LoadReport { periodFigures(from: from, to: to).load }
+
+    /// The SLA and load reports and the reaction-time distribution of the tickets opened in a
+    /// period, from one pass over them (the reports page shows all three): each ticket's business
+    /// times are worked out once, and counted into its tier, organisation and staff groups.
+    public func periodFigures(from: LocalDate, to: LocalDate) -> PeriodFigures {
         read { v in
-            var tiers: [String: [TicketState]] = [:], orgs: [String: [TicketState]] = [:], staff: [String: [TicketState]] = [:]
-            v.forEachTicketOpened(from: from, to: to) { t in
-                guard !t.spam, t.mergedInto == nil else { return }
-                tiers[t.tierId.flatMap { v.state.account.tiers[$0]?.name } ?? "(no tier)", default: []].append(t)
-                orgs[t.organisation.flatMap { v.state.organisations[$0]?.name } ?? "(no organisation)", default: []].append(t)
-                staff[t.responsible.flatMap { v.state.account.staff[$0]?.name } ?? "(unaccepted)", default: []].append(t)
+            let account = v.state.account
+            let calendars = TierCalendars(account)
+            var tiers: [String: SLATally] = [:], orgs: [String: SLATally] = [:], staff: [String: SLATally] = [:]
+            var hours: [Double] = []
+            var load = LoadTally()
+            let local = LocalDay(timeZone: account.timeZone)
+            v.forEachTicketOpened(from: from, to: to, local: local) { t, opened in
+                guard !t.spam else { return }
+                load.add(t, opened)
+                guard t.mergedInto == nil else { return }
+                let calendar = calendars.of(t)
+                let reaction = t.firstResponseAt.map { Double(calendar.businessSeconds(from: t.openedAt, to: $0)) / 3600 }
+                let done = t.resolvedAt ?? t.closedAt
+                let resolution = done.map { Double(calendar.businessSeconds(from: t.openedAt, to: $0)) / 3600 }
+                if let reaction { hours.append(reaction) }
+                tiers[t.tierId.flatMap { account.tiers[$0]?.name } ?? "(no tier)", default: SLATally()].add(t, reaction, resolution)
+                orgs[t.organisation.flatMap { v.state.organisations[$0]?.name } ?? "(no organisation)", default: SLATally()].add(t, reaction, resolution)
+                staff[t.responsible.flatMap { account.staff[$0]?.name } ?? "(unaccepted)", default: SLATally()].add(t, reaction, resolution)
             }
-            let calendars = TierCalendars(v.state.account)
-            func figures(_ groups: [String: [TicketState]]) -> [SLAGroupFigures] {
-                groups.keys.sorted().map { v.slaFigures($0, groups[$0]!, calendars) }
+            func figures(_ groups: [String: SLATally]) -> [SLAGroupFigures] { groups.keys.sorted().map { groups[$0]!.figures($0) } }
+            var report = LoadReport(from: from, to: to, opened: load.opened, byHour: load.byHour, byWeekday: load.byWeekday,
+                                    byDay: Dictionary(uniqueKeysWithValues: load.byDay.map { ($0.key.description, $0.value) }),
+                                    byChannel: load.byChannel, byType: load.byType, minutesByType: load.minutesByType, premium: [],
+                                    ratings: load.ratings)
+            report.meanRating = load.ratings == 0 ? nil : (Double(load.scores) / Double(load.ratings) * 100).rounded() / 100
+            report.premium = v.state.organisations.values.filter { $0.premiumBought > 0 }.sorted { $0.id < $1.id }
+                .map { PremiumFigures(organisation: $0.id, name: $0.name, bought: $0.premiumBought, used: $0.premiumUsed, left: $0.premiumLeft) }
+            return PeriodFigures(sla: SLAReport(from: from, to: to, byTier: figures(tiers), byOrganisation: figures(orgs), byStaff: figures(staff)),
+                                 load: report, reactionHours: hours.sorted())
+        }
+    }
+
+    /// One SLA group's counts and sums, ticket by ticket.
+    struct SLATally {
+        var tickets = 0, reacted = 0, reactionBreaches = 0, resolved = 0, resolutionBreaches = 0
+        var reactionSum = 0.0, resolutionSum = 0.0, within = 0, withTarget = 0
+
+        /// `reaction` and `resolution`: business hours to the first reaction and to resolution, if any.
+        mutating func add(_ t: TicketState, _ reaction: Double?, _ resolution: Double?) {
+            tickets += 1
+            if let reaction {
+                reacted += 1
+                reactionSum += reaction
             }
-            return SLAReport(from: from, to: to, byTier: figures(tiers), byOrganisation: figures(orgs), byStaff: figures(staff))
+            if let due = t.reactionDue {
+                withTarget += 1
+                if let r = t.firstResponseAt, r <= due { within += 1 } else if t.firstResponseAt != nil || !t.status.isOpen { reactionBreaches += 1 }
+            }
+            if let resolution, let done = t.resolvedAt ?? t.closedAt {
+                resolved += 1
+                resolutionSum += resolution
+                if let due = t.resolutionDue, done > due { resolutionBreaches += 1 }
+            }
+        }
+
+        func figures(_ group: String) -> SLAGroupFigures {
+            func mean(_ sum: Double, _ n: Int) -> Double? { n == 0 ? nil : (sum / Double(n) * 100).rounded() / 100 }
+            var f = SLAGroupFigures(group: group, tickets: tickets, reacted: reacted, reactionBreaches: reactionBreaches,
+                                    resolved: resolved, resolutionBreaches: resolutionBreaches)
+            f.meanReactionHours = mean(reactionSum, reacted)
+            f.meanResolutionHours = mean(resolutionSum, resolved)
+            f.reactionWithinTarget = withTarget == 0 ? nil : Double(within) / Double(withTarget)
+            return f
+        }
+    }
+
+    /// The load report's counts, ticket by ticket (spam excluded by the caller).
+    struct LoadTally {
+        var opened = 0, ratings = 0, scores = 0
+        var byHour = Array(repeating: 0, count: 24), byWeekday = Array(repeating: 0, count: 7)
+        var byDay: [LocalDate: Int] = [:], byChannel: [String: Int] = [:], byType: [String: Int] = [:], minutesByType: [String: Int] = [:]
+
+        mutating func add(_ t: TicketState, _ opened: (date: LocalDate, hour: Int, weekday: Int)) {
+            self.opened += 1
+            byHour[opened.hour] += 1
+            byWeekday[opened.weekday] += 1
+            byDay[opened.date, default: 0] += 1
+            byChannel[t.channel.rawValue, default: 0] += 1
+            let type = t.classification.type?.rawValue ?? "(unclassified)"
+            byType[type, default: 0] += 1
+            let minutes = t.loggedMinutes.values.reduce(0, +)
+            if minutes > 0 { minutesByType[type, default: 0] += minutes }
+            ratings += t.ratingScores.count
+            scores += t.ratingScores.reduce(0, +)
         }
     }
 
@@ -224,80 +347,6 @@ extension DeskView {
         }
     }
 
-    func slaFigures(_ group: String, _ tickets: [TicketState], _ calendars: TierCalendars) -> SLAGroupFigures {
-        var f = SLAGroupFigures(group: group, tickets: tickets.count, reacted: 0, reactionBreaches: 0, resolved: 0, resolutionBreaches: 0)
-        var reactionHours: [Double] = [], resolutionHours: [Double] = [], within = 0, withTarget = 0
-        for t in tickets {
-            let calendar = calendars.of(t)
-            if let r = t.firstResponseAt {
-                f.reacted += 1
-                reactionHours.append(Double(calendar.businessSeconds(from: t.openedAt, to: r)) / 3600)
-            }
-            if let due = t.reactionDue {
-                withTarget += 1
-                if let r = t.firstResponseAt, r <= due { within += 1 } else if t.firstResponseAt != nil || !t.status.isOpen { f.reactionBreaches += 1 }
-            }
-            if let done = t.resolvedAt ?? t.closedAt {
-                f.resolved += 1
-                resolutionHours.append(Double(calendar.businessSeconds(from: t.openedAt, to: done)) / 3600)
-                if let due = t.resolutionDue, done > due { f.resolutionBreaches += 1 }
-            }
-        }
-        func mean(_ a: [Double]) -> Double? { a.isEmpty ? nil : (a.reduce(0, +) / Double(a.count) * 100).rounded() / 100 }
-        f.meanReactionHours = mean(reactionHours)
-        f.meanResolutionHours = mean(resolutionHours)
-        f.reactionWithinTarget = withTarget == 0 ? nil : Double(within) / Double(withTarget)
-        return f
-    }
-
-    /// First reaction of every ticket opened in the period that had one, in business hours of its
-    /// tier's calendar (the reaction-time distribution).
-    public func reactionHours(from: LocalDate, to: LocalDate) -> [Double] {
-        read { v in
-            var hours: [Double] = []
-            let calendars = TierCalendars(v.state.account)
-            v.forEachTicketOpened(from: from, to: to) { t in
-                guard !t.spam, t.mergedInto == nil, let r = t.firstResponseAt else { return }
-                let calendar = calendars.of(t)
-                hours.append(Double(calendar.businessSeconds(from: t.openedAt, to: r)) / 3600)
-            }
-            return hours.sorted()
-        }
-    }
-
-    // MARK: Load
-
-    public func load(from: LocalDate, to: LocalDate) -> LoadReport {
-        read { v in
-            let tz = v.state.account.timeZone
-            var cal = Calendar(identifier: .gregorian)
-            cal.timeZone = TimeZone(identifier: tz) ?? TimeZone(identifier: "UTC")!
-            var r = LoadReport(from: from, to: to, opened: 0, byHour: Array(repeating: 0, count: 24), byWeekday: Array(repeating: 0, count: 7),
-                               byDay: [:], byChannel: [:], byType: [:], minutesByType: [:], premium: [], ratings: 0)
-            var scores = 0
-            let dayOf = LocalDay(timeZone: tz)
-            v.forEachTicketOpened(from: from, to: to) { t in
-                guard !t.spam else { return }
-                let day = dayOf(t.openedAt)
-                r.opened += 1
-                let c = cal.dateComponents([.hour, .weekday], from: t.openedAt)
-                r.byHour[c.hour ?? 0] += 1
-                r.byWeekday[((c.weekday ?? 2) + 5) % 7] += 1
-                r.byDay[day.description, default: 0] += 1
-                r.byChannel[t.channel.rawValue, default: 0] += 1
-                let type = t.classification.type?.rawValue ?? "(unclassified)"
-                r.byType[type, default: 0] += 1
-                let minutes = t.loggedMinutes.values.reduce(0, +)
-                if minutes > 0 { r.minutesByType[type, default: 0] += minutes }
-                r.ratings += t.ratingScores.count
-                scores += t.ratingScores.reduce(0, +)
-            }
-            r.meanRating = r.ratings == 0 ? nil : (Double(scores) / Double(r.ratings) * 100).rounded() / 100
-            r.premium = v.state.organisations.values.filter { $0.premiumBought > 0 }.sorted { $0.id < $1.id }
-                .map { PremiumFigures(organisation: $0.id, name: $0.name, bought: $0.premiumBought, used: $0.premiumUsed, left: $0.premiumLeft) }
-            return r
-        }
-    }
 }
 
 // MARK: Periods
@@ -332,17 +381,20 @@ extension DeskView {
         return era * 146_097 + doe - 719_468
     }
 
-    /// Every ticket opened on the local days `from…to` (account time zone), in opening order; looks
-    /// only at that period's tickets. Called with the state locked.
-    func forEachTicketOpened(from: LocalDate, to: LocalDate, _ body: (TicketState) -> Void) {
-        let dayOf = LocalDay(timeZone: state.account.timeZone)
+    /// Every ticket opened on the local days `from…to` (account time zone), in opening order, with
+    /// the local date, hour and weekday of its opening; looks only at that period's tickets. Each
+    /// ticket is lent to `body`, not copied. Called with the state locked.
+    func forEachTicketOpened(from: LocalDate, to: LocalDate, local: LocalDay? = nil,
+                             _ body: (TicketState, (date: LocalDate, hour: Int, weekday: Int)) -> Void) {
+        let local = local ?? LocalDay(timeZone: state.account.timeZone)
         let range = Self.window(count: openedOrder.count, inOrder: openedInOrder, from: from, to: to) {
             self.state.tickets[self.openedOrder[$0]]?.openedAt ?? .distantPast
         }
         for i in range {
-            guard let t = state.tickets[openedOrder[i]] else { continue }
-            let day = dayOf(t.openedAt)
-            if day >= from, day <= to { body(t) }
+            _ = state.tickets[openedOrder[i]].map { t in
+                let opened = local.parts(t.openedAt)
+                if opened.date >= from, opened.date <= to { body(t, opened) }
+            }
         }
     }
 }

@@ -837,19 +837,55 @@ public func localDate(_ instant: Date, timeZone: String) -> LocalDate {
     LocalDay(timeZone: timeZone)(instant)
 }
 
-/// The local date of instants in one time zone, with the calendar made once: for many instants
-/// (a report), making a `Calendar` and `TimeZone` per instant cost more than the report itself.
-public struct LocalDay: Sendable {
-    let calendar: Calendar
+/// The local date, hour and weekday of instants in one time zone, for many instants (a report).
+///
+/// Asking `Calendar` (ICU) for every instant cost more than the reports themselves; this asks the
+/// time zone for its UTC offset at the start and the end of each UTC day it meets, uses that offset
+/// for the whole day when the two agree (a zone changes its offset at most once a day), asks per
+/// instant only on the few days they differ, and does the calendar arithmetic itself
+/// (H. Hinnant's civil_from_days). Not shared between threads: make one per report.
+public final class LocalDay {
+    let zone: TimeZone
+    /// Per UTC day: its one offset, or nil when the offset changes during the day.
+    private var offsets: [Int: Int?] = [:]
 
     public init(timeZone: String) {
-        var cal = Calendar(identifier: .gregorian)
-        cal.timeZone = TimeZone(identifier: timeZone) ?? TimeZone(identifier: "UTC")!
-        calendar = cal
+        zone = TimeZone(identifier: timeZone) ?? TimeZone(identifier: "UTC")!
     }
 
-    public func callAsFunction(_ instant: Date) -> LocalDate {
-        let c = calendar.dateComponents([.year, .month, .day], from: instant)
-        return LocalDate(year: c.year ?? 1970, month: c.month ?? 1, day: c.day ?? 1)
+    public func callAsFunction(_ instant: Date) -> LocalDate { parts(instant).date }
+
+    /// The local date, hour (0…23) and weekday (0 = Monday … 6 = Sunday) of `instant`.
+    public func parts(_ instant: Date) -> (date: LocalDate, hour: Int, weekday: Int) {
+        let utc = Int(instant.timeIntervalSince1970.rounded(.down))
+        let day = Self.floorDiv(utc, 86_400)
+        let offset: Int
+        if let known = offsets[day] {
+            offset = known ?? zone.secondsFromGMT(for: instant)
+        } else {
+            let first = zone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(day * 86_400)))
+            let last = zone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(day * 86_400 + 86_399)))
+            if offsets.count > 100_000 { offsets.removeAll(keepingCapacity: true) }
+            offsets[day] = .some(first == last ? first : nil)
+            offset = first == last ? first : zone.secondsFromGMT(for: instant)
+        }
+        let local = utc + offset
+        let days = Self.floorDiv(local, 86_400)
+        return (Self.civil(days), (local - days * 86_400) / 3600, ((days + 3) % 7 + 7) % 7)
+    }
+
+    static func floorDiv(_ a: Int, _ b: Int) -> Int { a >= 0 ? a / b : (a - b + 1) / b }
+
+    /// The proleptic Gregorian date `days` after 1970-01-01.
+    static func civil(_ days: Int) -> LocalDate {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        return LocalDate(year: yoe + era * 400 + (m <= 2 ? 1 : 0), month: m, day: d)
     }
 }
