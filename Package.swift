@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
     ],
     targets: [
         // LMDB from Debian's liblmdb-dev, wrapped as GRDB wraps SQLite.
@@ -40,7 +41,8 @@ let package = Package(
         // Runs the domain against the log: the command processor, the escalation timer, the generator.
         .target(name: "DeskEngine", dependencies: ["SupportDesk", "EventLog"], path: "Sources/DeskEngine"),
         // Read models and reports rebuilt from the log (top-level folder, as the design card says).
-        .target(name: "Projections", dependencies: ["SupportDesk", "EventLog", "BusinessTime", "PayrollFormula"],
+        .target(name: "Projections", dependencies: ["SupportDesk", "EventLog", "BusinessTime", "PayrollFormula",
+                                                   .product(name: "HeapModule", package: "swift-collections")],
                 path: "Projections"),
         // The e-mail channel on top of the desk: intake and threading, the blob store, the mail sender.
         .target(name: "MailDesk",

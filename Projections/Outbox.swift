@@ -1,5 +1,6 @@
 import EventLog
 import Foundation
+import HeapModule
 import SupportDesk
 
 /// The outbox: every comment addressed to a client, once per notified contact, until it is delivered.
@@ -43,10 +44,20 @@ public final class Outbox: Projection, @unchecked Sendable {
 
     let lock = NSLock()
     var entries: [String: Entry] = [:]
-    /// Keys of the entries still to be tried (pending or failed): what the sender's polls scan.
-    /// Parked entries stay in `entries` for staff but cost the polls nothing, so a large imported
-    /// history, parked, leaves an idle desk idle.
-    var waiting = Set<String>()
+    /// The entries still to be tried (pending or failed) by when they are next due (a min-heap),
+    /// so that a poll costs the entries it returns, not a scan of every entry: parked history and a
+    /// backlog waiting for its backoff cost an idle desk nothing. Lazy: an element whose entry has
+    /// since changed (sent, parked, failed again with a new time) is dropped when it reaches the top.
+    var schedule = Heap<Due>()
+
+    struct Due: Comparable {
+        var at: Date
+        var ticket: TicketNumber
+        var comment: CommentNumber
+        var contact: ContactId
+        var key: String { "\(ticket)/\(comment)/\(contact)" }
+        static func < (a: Due, b: Due) -> Bool { (a.at, a.ticket, a.comment, a.contact) < (b.at, b.ticket, b.comment, b.contact) }
+    }
     var dirty = Set<String>()
     /// Entries delivered, counted for metrics.
     public private(set) var deliveredCount = 0
@@ -59,7 +70,7 @@ public final class Outbox: Projection, @unchecked Sendable {
     public func reset() {
         lock.withLock {
             entries = [:]
-            waiting = []
+            schedule = Heap()
             dirty = []
             deliveredCount = 0
         }
@@ -91,7 +102,6 @@ public final class Outbox: Projection, @unchecked Sendable {
                 e.attempts += 1
             case .delivered:
                 entries[key] = nil
-                waiting.remove(key)
                 dirty.insert(key)
                 deliveredCount += 1
                 return
@@ -111,10 +121,10 @@ public final class Outbox: Projection, @unchecked Sendable {
         }
     }
 
-    /// Stores an entry, keeping `waiting` true (called with the lock held).
+    /// Stores an entry and, when it waits, schedules it (called with the lock held).
     func put(_ e: Entry) {
         entries[e.key] = e
-        if e.isWaiting { waiting.insert(e.key) } else { waiting.remove(e.key) }
+        if e.isWaiting { schedule.insert(Due(at: e.nextAttemptAt, ticket: e.ticket, comment: e.comment, contact: e.contact)) }
     }
 
     public func flush(into w: any LogWriter) throws {
@@ -140,36 +150,36 @@ public final class Outbox: Projection, @unchecked Sendable {
         }
         lock.withLock {
             entries = loaded
-            waiting = Set(loaded.filter { $0.value.isWaiting }.keys)
+            schedule = Heap(loaded.values.filter(\.isWaiting).map { Due(at: $0.nextAttemptAt, ticket: $0.ticket, comment: $0.comment, contact: $0.contact) })
             dirty = []
         }
     }
 
     // MARK: Queries
 
-    /// Entries to try now: pending, or failed with their backoff over; oldest first.
-    /// One pass that keeps only the `limit` oldest, so a large backlog (a history imported without
-    /// a sender, parked 100 at a time) costs a scan per batch, not a sort of everything.
+    /// Entries to try now: pending, or failed with their backoff over; oldest first, at most `limit`.
+    /// Takes them off the top of the schedule (dropping stale elements on the way) and puts them back.
     public func due(at now: Date, limit: Int = 100) -> [Entry] {
-        func before(_ a: Entry, _ b: Entry) -> Bool {
-            (a.nextAttemptAt, a.ticket, a.comment, a.contact) < (b.nextAttemptAt, b.ticket, b.comment, b.contact)
-        }
-        return lock.withLock {
-            var kept: [Entry] = []  // ascending, at most `limit`
-            guard limit > 0 else { return kept }
-            for key in waiting {
-                guard let e = entries[key], e.nextAttemptAt <= now else { continue }
-                if kept.count == limit, let last = kept.last, !before(e, last) { continue }
-                var a = 0, b = kept.count
-                while a < b {
-                    let m = (a + b) / 2
-                    if before(kept[m], e) { a = m + 1 } else { b = m }
-                }
-                kept.insert(e, at: a)
-                if kept.count > limit { kept.removeLast() }
+        lock.withLock {
+            var found: [Entry] = [], taken: [Due] = []
+            while found.count < limit, let top = schedule.min, top.at <= now {
+                schedule.removeMin()
+                guard let e = current(top), !found.contains(where: { $0.key == e.key }) else { continue }
+                found.append(e)
+                taken.append(top)
             }
-            return kept
+            schedule.insert(contentsOf: taken)
+            return found
         }
+    }
+
+    /// Keys of the entries the schedule still holds for their current time (tests).
+    var scheduledKeys: Set<String> { lock.withLock { Set(schedule.unordered.filter { current($0) != nil }.map(\.key)) } }
+
+    /// The entry a schedule element stands for, if it still waits for that time.
+    func current(_ d: Due) -> Entry? {
+        guard let e = entries[d.key], e.isWaiting, e.nextAttemptAt == d.at else { return nil }
+        return e
     }
 
     /// Every entry with a given status (e.g. `parked` for staff, `sending` after a restart).
@@ -185,12 +195,11 @@ public final class Outbox: Projection, @unchecked Sendable {
     /// The earliest time anything becomes due (nil when nothing waits).
     public var nextDue: Date? {
         lock.withLock {
-            var next: Date?
-            for key in waiting {
-                guard let e = entries[key] else { continue }
-                if next.map({ e.nextAttemptAt < $0 }) ?? true { next = e.nextAttemptAt }
+            while let top = schedule.min {
+                if current(top) != nil { return top.at }
+                schedule.removeMin()
             }
-            return next
+            return nil
         }
     }
 }

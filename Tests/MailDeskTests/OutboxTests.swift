@@ -154,13 +154,13 @@ extension MailEnv {
         try await env.recordDelivery(.failed, comment: 2, contact: "c1", detail: "try later")
         try await env.recordDelivery(.queued, comment: 3, contact: "c1")
         var box = try foldedOutbox(env)
-        #expect(box.waiting == ["1/2/c1"], "failed waits; parked and sending do not")
+        #expect(box.scheduledKeys == ["1/2/c1"], "failed waits; parked and sending do not")
         #expect(box.nextDue == box.all.first { $0.key == "1/2/c1" }?.nextAttemptAt)
         try await env.recordDelivery(.delivered, comment: 3, contact: "c1")
         try await env.recordDelivery(.queued, comment: 2, contact: "c1")
         try await env.recordDelivery(.parked, comment: 2, contact: "c1", detail: "gave up")
         box = try foldedOutbox(env)
-        #expect(box.waiting.isEmpty)
+        #expect(box.scheduledKeys.isEmpty)
         #expect(box.nextDue == nil && box.due(at: .distantFuture).isEmpty)
         #expect(box.entries(.parked).count == 2, "parked entries are still listed for staff")
         // Loaded from rows, the same.
@@ -168,9 +168,9 @@ extension MailEnv {
         let runner = ProjectionRunner(store: env.store, projections: [Outbox()])
         try await runner.prepare()
         try env.store.read { try loaded.load(from: $0) }
-        #expect(loaded.waiting.isEmpty && loaded.entries(.parked).count == 2)
+        #expect(loaded.scheduledKeys.isEmpty && loaded.entries(.parked).count == 2)
         try await env.staffComment("Three.", notify: [.contact("c2")])
-        #expect(try foldedOutbox(env).waiting == ["1/4/c2"])
+        #expect(try foldedOutbox(env).scheduledKeys == ["1/4/c2"])
     }
 
     @Test func deliveriesToOtherRecipientsOrUnknownCommentsChangeNothing() async throws {

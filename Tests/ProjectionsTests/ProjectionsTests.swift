@@ -318,26 +318,33 @@ enum PayrollFormulaFixture {
 
 @Suite("Outbox queries")
 struct OutboxQueryTests {
-    @Test("due() keeps the oldest `limit` in one pass: the same as filtering and sorting everything; nextDue is the minimum")
+    @Test("due() gives the oldest `limit` waiting entries, the same as filtering and sorting everything, through changes that leave stale schedule elements; nextDue is the minimum")
     func dueIsTheOldest() {
         var rng = SystemRandomNumberGenerator()
         let box = Outbox()
         let t0 = Date(timeIntervalSince1970: 1_800_000_000)
         let statuses: [Outbox.Status] = [.pending, .failed, .sending, .parked]
-        for i in 0..<3_000 {
-            let e = Outbox.Entry(ticket: Int.random(in: 1...400, using: &rng), comment: i, contact: "c\(Int.random(in: 0...9, using: &rng))",
-                                 createdAt: t0, status: statuses.randomElement(using: &rng)!, attempts: 0,
-                                 nextAttemptAt: t0.addingTimeInterval(Double(Int.random(in: 0...500, using: &rng))), lastError: nil)
-            box.put(e)
+        func entry(_ i: Int) -> Outbox.Entry {
+            Outbox.Entry(ticket: 1 + i % 400, comment: i, contact: "c\(i % 10)",
+                         createdAt: t0, status: statuses.randomElement(using: &rng)!, attempts: 0,
+                         nextAttemptAt: t0.addingTimeInterval(Double(Int.random(in: 0...500, using: &rng))), lastError: nil)
         }
-        let now = t0.addingTimeInterval(250)
+        for i in 0..<3_000 { box.put(entry(i)) }
+        // Entries change status and time again and again (each change schedules anew).
+        for _ in 0..<4_000 { box.put(entry(Int.random(in: 0..<3_000, using: &rng))) }
+        var now = t0.addingTimeInterval(250)
         let waiting = box.entries.values.filter { $0.status == .pending || $0.status == .failed }
         let expected = waiting.filter { $0.nextAttemptAt <= now }
             .sorted { ($0.nextAttemptAt, $0.ticket, $0.comment, $0.contact) < ($1.nextAttemptAt, $1.ticket, $1.comment, $1.contact) }
-        for limit in [0, 1, 100, 10_000] {
+        for limit in [0, 1, 100, 10_000, 100] {
             #expect(box.due(at: now, limit: limit) == Array(expected.prefix(limit)), "limit \(limit)")
         }
         #expect(box.nextDue == waiting.map(\.nextAttemptAt).min())
+        #expect(box.scheduledKeys == Set(waiting.map(\.key)))
+        // Nothing waits any more: every element is stale.
+        for var e in box.entries.values { e.status = .parked; box.put(e) }
+        now = .distantFuture
+        #expect(box.due(at: now).isEmpty && box.nextDue == nil && box.scheduledKeys.isEmpty)
         #expect(Outbox().nextDue == nil && Outbox().due(at: now).isEmpty)
     }
 }
