@@ -246,7 +246,8 @@ extension DeskView {
         read { v in
             let account = v.state.account
             let calendars = TierCalendars(account)
-            var tiers: [String: SLATally] = [:], orgs: [String: SLATally] = [:], staff: [String: SLATally] = [:]
+            // Grouped by id (ASCII: cheap to hash), then by name, which is what the report shows.
+            var tiers: [String?: SLATally] = [:], orgs: [String?: SLATally] = [:], staff: [String?: SLATally] = [:]
             var hours: [Double] = []
             var load = LoadTally()
             let local = LocalDay(timeZone: account.timeZone)
@@ -259,10 +260,18 @@ extension DeskView {
                 let done = t.resolvedAt ?? t.closedAt
                 let resolution = done.map { Double(calendar.businessSeconds(from: t.openedAt, to: $0)) / 3600 }
                 if let reaction { hours.append(reaction) }
-                tiers[t.tierId.flatMap { account.tiers[$0]?.name } ?? "(no tier)", default: SLATally()].add(t, reaction, resolution)
-                orgs[t.organisation.flatMap { v.state.organisations[$0]?.name } ?? "(no organisation)", default: SLATally()].add(t, reaction, resolution)
-                staff[t.responsible.flatMap { account.staff[$0]?.name } ?? "(unaccepted)", default: SLATally()].add(t, reaction, resolution)
+                tiers[t.tierId.flatMap { account.tiers[$0] == nil ? nil : $0 }, default: SLATally()].add(t, reaction, resolution)
+                orgs[t.organisation.flatMap { v.state.organisations[$0] == nil ? nil : $0 }, default: SLATally()].add(t, reaction, resolution)
+                staff[t.responsible.flatMap { account.staff[$0] == nil ? nil : $0 }, default: SLATally()].add(t, reaction, resolution)
             }
+            func named(_ groups: [String?: SLATally], _ name: (String?) -> String) -> [String: SLATally] {
+                var out: [String: SLATally] = [:]
+                for (id, tally) in groups.sorted(by: { ($0.key ?? "") < ($1.key ?? "") }) { out[name(id), default: SLATally()].merge(tally) }
+                return out
+            }
+            let tierGroups = named(tiers) { $0.flatMap { account.tiers[$0]?.name } ?? "(no tier)" }
+            let orgGroups = named(orgs) { $0.flatMap { v.state.organisations[$0]?.name } ?? "(no organisation)" }
+            let staffGroups = named(staff) { $0.flatMap { account.staff[$0]?.name } ?? "(unaccepted)" }
             func figures(_ groups: [String: SLATally]) -> [SLAGroupFigures] { groups.keys.sorted().map { groups[$0]!.figures($0) } }
             var report = LoadReport(from: from, to: to, opened: load.opened, byHour: load.byHour, byWeekday: load.byWeekday,
                                     byDay: Dictionary(uniqueKeysWithValues: load.byDay.map { ($0.key.description, $0.value) }),
@@ -271,7 +280,7 @@ extension DeskView {
             report.meanRating = load.ratings == 0 ? nil : (Double(load.scores) / Double(load.ratings) * 100).rounded() / 100
             report.premium = v.state.organisations.values.filter { $0.premiumBought > 0 }.sorted { $0.id < $1.id }
                 .map { PremiumFigures(organisation: $0.id, name: $0.name, bought: $0.premiumBought, used: $0.premiumUsed, left: $0.premiumLeft) }
-            return PeriodFigures(sla: SLAReport(from: from, to: to, byTier: figures(tiers), byOrganisation: figures(orgs), byStaff: figures(staff)),
+            return PeriodFigures(sla: SLAReport(from: from, to: to, byTier: figures(tierGroups), byOrganisation: figures(orgGroups), byStaff: figures(staffGroups)),
                                  load: report, reactionHours: hours.sorted())
         }
     }
@@ -297,6 +306,13 @@ extension DeskView {
                 resolutionSum += resolution
                 if let due = t.resolutionDue, done > due { resolutionBreaches += 1 }
             }
+        }
+
+        /// Adds another group's tally (two groups of the same name).
+        mutating func merge(_ o: SLATally) {
+            tickets += o.tickets; reacted += o.reacted; reactionBreaches += o.reactionBreaches
+            resolved += o.resolved; resolutionBreaches += o.resolutionBreaches
+            reactionSum += o.reactionSum; resolutionSum += o.resolutionSum; within += o.within; withTarget += o.withTarget
         }
 
         func figures(_ group: String) -> SLAGroupFigures {

@@ -77,7 +77,8 @@ extension DeskService {
             let csvQuery = "from=\(from)&to=\(to)&format=csv" + (picked == "in-force" ? "" : "&formulaVersion=\(picked)")
             values["csv"] = "/reports/payroll?" + csvQuery
 
-            let sla = self.view.sla(from: from, to: to)
+            let period = self.view.periodFigures(from: from, to: to)
+            let sla = period.sla
             values["slaTiers"] = sla.byTier.map { g in
                 ["group": g.group, "tickets": g.tickets, "reacted": g.reacted, "reactionBreaches": g.reactionBreaches,
                  "resolved": g.resolved, "resolutionBreaches": g.resolutionBreaches, "meanReaction": hours(g.meanReactionHours),
@@ -86,7 +87,7 @@ extension DeskService {
             values["slaChart"] = Charts.shares(sla.byTier.filter { $0.reactionWithinTarget != nil }.map { (label: $0.group, share: $0.reactionWithinTarget ?? 0,
                                                                   detail: "\($0.tickets) tickets, \($0.reactionBreaches) late first reactions") },
                                                title: "Share of first reactions within the SLA, per tier")
-            let load = self.view.load(from: from, to: to)
+            let load = period.load
             values["opened"] = load.opened
             values["hourChart"] = Charts.bars(load.byHour.enumerated().map { ChartBar(label: String(format: "%02d", $0.offset), value: Double($0.element)) },
                                               title: "Tickets opened per hour of day", unit: "tickets")
@@ -96,7 +97,7 @@ extension DeskService {
             let days = load.byDay.sorted { $0.key < $1.key }
             values["dayChart"] = Charts.bars(days.map { ChartBar(label: String($0.key.suffix(5)), value: Double($0.value)) },
                                              title: "Tickets opened per day", unit: "tickets")
-            values["reactionChart"] = Charts.histogram(self.view.reactionHours(from: from, to: to), buckets: [0.5, 1, 2, 4, 8, 24],
+            values["reactionChart"] = Charts.histogram(period.reactionHours, buckets: [0.5, 1, 2, 4, 8, 24],
                                                        title: "First reaction", unit: "tickets", valueUnit: "business hours")
             return page("reports", "Reports", s, values)
         }
