@@ -149,10 +149,16 @@ extension DeskView {
             label = "formula file"
         }
         /// The formula for a day and a key for it (its version; 0 for a fixed one).
+        var inForce: [LocalDate: Int?] = [:]
         func formula(on day: LocalDate) throws -> (key: Int, formula: PayrollFormula)? {
             if let fixed { return (0, fixed) }
-            guard let v = state.account.formula(on: day) else { return nil }
-            return (v.version, try formula(version: v.version))
+            let version: Int?
+            if let known = inForce[day] { version = known } else {
+                version = state.account.formula(on: day)?.version
+                inForce[day] = .some(version)
+            }
+            guard let version else { return nil }
+            return (version, try formula(version: version))
         }
         var lines: [StaffId: PayrollLine] = [:]
         func line(_ s: StaffId) -> PayrollLine {
@@ -265,8 +271,16 @@ extension DeskView {
                 staff[t.responsible.flatMap { account.staff[$0] == nil ? nil : $0 }, default: SLATally()].add(t, reaction, resolution)
             }
             func named(_ groups: [String?: SLATally], _ name: (String?) -> String) -> [String: SLATally] {
-                var out: [String: SLATally] = [:]
-                for (id, tally) in groups.sorted(by: { ($0.key ?? "") < ($1.key ?? "") }) { out[name(id), default: SLATally()].merge(tally) }
+                var out: [String: SLATally] = [:], shared: [String: [String?]] = [:]
+                for (id, tally) in groups {
+                    let n = name(id)
+                    if out.updateValue(tally, forKey: n) != nil { shared[n, default: []].append(id) }
+                }
+                // Groups that share a name are added in id order, so that sums do not depend on hashing.
+                for (n, _) in shared {
+                    let ids = groups.keys.filter { name($0) == n }.sorted { ($0 ?? "") < ($1 ?? "") }
+                    out[n] = ids.reduce(into: SLATally()) { $0.merge(groups[$1]!) }
+                }
                 return out
             }
             let tierGroups = named(tiers) { $0.flatMap { account.tiers[$0]?.name } ?? "(no tier)" }
