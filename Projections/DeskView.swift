@@ -64,6 +64,12 @@ public final class DeskView: Projection, @unchecked Sendable {
     /// Everyone who ever belonged to each organisation (who could ever see its tickets with sharing on).
     var everMembers: [OrganisationId: Set<ContactId>] = [:]
     var everOrganisations: [ContactId: Set<OrganisationId>] = [:]
+    /// Tickets by what the Chronicle filters on (status, type, criticality, level), so that a rare
+    /// value (status "resolved", level 3) is found from its few tickets, not by walking the feed.
+    var byStatus: [TicketStatus: Set<TicketNumber>] = [:]
+    var byType: [TicketType: Set<TicketNumber>] = [:]
+    var byCriticality: [Criticality: Set<TicketNumber>] = [:]
+    var byLevel: [SupportLevel: Set<TicketNumber>] = [:]
     /// Live contacts' names and addresses, lower-cased, for the contacts search.
     var contactSearch = ContactSearchIndex()
     /// Tickets in the order they were opened, and whether their opening times are in that order too
@@ -102,6 +108,10 @@ public final class DeskView: Projection, @unchecked Sendable {
             everMembers = [:]
             everOrganisations = [:]
             contactSearch = ContactSearchIndex()
+            byStatus = [:]
+            byType = [:]
+            byCriticality = [:]
+            byLevel = [:]
             openedOrder = []
             openedInOrder = true
             evaluationsInOrder = true
@@ -134,6 +144,7 @@ public final class DeskView: Projection, @unchecked Sendable {
         default: false
         }
         let assignedBefore = reassigns ? event.ticket.flatMap { state.tickets[$0] }.map(Self.assignees) ?? [] : []
+        let facetsBefore = event.ticket.flatMap { state.tickets[$0] }.map(Facets.init)
         state.evolve(event, at: at)
         switch event {
         case .ticketOpened(let e):
@@ -165,6 +176,7 @@ public final class DeskView: Projection, @unchecked Sendable {
             }
             dirtyTickets.insert(n)
             indexOpen(n)
+            noteFacets(n, from: facetsBefore, to: state.tickets[n].map(Facets.init))
             let assignedNow = reassigns ? state.tickets[n].map(Self.assignees) ?? [] : []
             if reassigns, assignedNow != assignedBefore {
                 for s in assignedBefore.subtracting(assignedNow) { assigned[s]?.remove(n) }
@@ -190,6 +202,33 @@ public final class DeskView: Projection, @unchecked Sendable {
     func noteMember(_ contact: ContactId, of org: OrganisationId) {
         everMembers[org, default: []].insert(contact)
         everOrganisations[contact, default: []].insert(org)
+    }
+
+    /// What the Chronicle's facet indexes hold of a ticket.
+    struct Facets: Equatable {
+        var status: TicketStatus
+        var type: TicketType?
+        var criticality: Criticality?
+        var level: SupportLevel
+        init(_ t: TicketState) {
+            status = t.status
+            type = t.classification.type
+            criticality = t.classification.criticality
+            level = t.level
+        }
+    }
+
+    func noteFacets(_ n: TicketNumber, from a: Facets?, to b: Facets?) {
+        guard a != b else { return }
+        func move<K: Hashable>(_ index: inout [K: Set<TicketNumber>], _ old: K?, _ new: K?) {
+            guard old != new else { return }
+            if let old { index[old]?.remove(n) }
+            if let new { index[new, default: []].insert(n) }
+        }
+        move(&byStatus, a?.status, b?.status)
+        move(&byType, a?.type, b?.type)
+        move(&byCriticality, a?.criticality, b?.criticality)
+        move(&byLevel, a?.level, b?.level)
     }
 
     static func assignees(_ t: TicketState) -> Set<StaffId> {
@@ -326,6 +365,7 @@ public final class DeskView: Projection, @unchecked Sendable {
                     state.tickets[t.number] = t
                     activity[t.number] = row.activity
                     indexOpen(t.number)
+                    noteFacets(t.number, from: nil, to: Facets(t))
                     for s in Self.assignees(t) { assigned[s, default: []].insert(t.number) }
                     byContact[t.contact, default: []].append(t.number)
                     if let org = t.organisation { byOrganisation[org, default: []].append(t.number) }

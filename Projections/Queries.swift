@@ -192,19 +192,26 @@ extension DeskView {
                          responsible: t.responsible, level: t.level, type: t.classification.type,
                          criticality: t.classification.criticality, activity: act)
             }
-            // A selective filter starts from its index when that is much smaller than the feed (a
-            // dense one finds its page near the top of the feed anyway): the candidates' latest
-            // activity, newest first, then the same checks as the walk.
+            // A selective filter starts from its smallest index when that is much smaller than the
+            // feed (a dense one finds its page near the top of the feed anyway): the candidates'
+            // latest activity, newest first, then the same checks as the walk.
             var order: [(UInt64, TicketNumber)]?
             if sparse > 0 {
-                if let who = filter.mine ? staff : filter.responsible {
-                    let set = v.assigned[who] ?? []
-                    if set.count <= v.feed.count / sparse { order = set.compactMap { n in v.activity[n].map { ($0.sequence, n) } } }
-                } else if filter.unaccepted || filter.status?.isOpen == true {
+                var smallest: Set<TicketNumber>?
+                func consider(_ s: Set<TicketNumber>?) { if smallest.map({ ($0.count) > (s?.count ?? 0) }) ?? true { smallest = s ?? [] } }
+                if let who = filter.mine ? staff : filter.responsible { consider(v.assigned[who]) }
+                if filter.mine, let r = filter.responsible { consider(v.assigned[r]) }
+                if let s = filter.status { consider(v.byStatus[s]) }
+                if let s = filter.type { consider(v.byType[s]) }
+                if let s = filter.criticality { consider(v.byCriticality[s]) }
+                if let s = filter.level { consider(v.byLevel[s]) }
+                if filter.unaccepted, smallest.map({ $0.count > v.openFacts.count }) ?? true {
                     // Open tickets' small facts are cheap to scan whatever their number.
                     order = v.openFacts.compactMap { n, f in
-                        (!filter.unaccepted || f.unaccepted) && (filter.status.map { $0 == f.status } ?? true) ? (f.activity, n) : nil
+                        f.unaccepted && (filter.status.map { $0 == f.status } ?? true) ? (f.activity, n) : nil
                     }
+                } else if let set = smallest, set.count <= v.feed.count / sparse {
+                    order = set.compactMap { n in v.activity[n].map { ($0.sequence, n) } }
                 }
                 if let before { order?.removeAll { $0.0 >= before } }
                 order?.sort { $0.0 > $1.0 }

@@ -62,6 +62,13 @@ struct ProjectionsTests {
             #expect(a.3 == b.3 && a.3 == c.3)
             let open = live.read { $0.openFacts }
             #expect(!open.isEmpty && open == rebuilt.read { $0.openFacts } && open == loaded.read { $0.openFacts })
+            func facets(_ v: DeskView) -> [String] {
+                v.read { v in
+                    func rows<K>(_ d: [K: Set<TicketNumber>]) -> [String] { d.filter { !$0.value.isEmpty }.map { "\($0.key) \($0.value.sorted())" }.sorted() }
+                    return rows(v.byStatus) + rows(v.byType) + rows(v.byCriticality) + rows(v.byLevel)
+                }
+            }
+            #expect(facets(live).count > 8 && facets(live) == facets(rebuilt) && facets(live) == facets(loaded))
             let assigned = live.read { $0.assigned.filter { !$0.value.isEmpty } }
             #expect(!assigned.isEmpty && assigned == rebuilt.read { $0.assigned.filter { !$0.value.isEmpty } }
                     && assigned == loaded.read { $0.assigned.filter { !$0.value.isEmpty } })
@@ -255,6 +262,14 @@ extension ProjectionsTests {
             }
         }
         for r in staff.prefix(3) { var f = FeedFilter(); f.responsible = r; filters.append(f) }
+        // Every single facet, and some pairs, each rare or common.
+        for status in TicketStatus.allCases { var f = FeedFilter(); f.status = status; filters.append(f) }
+        for type in TicketType.allCases {
+            var f = FeedFilter(); f.type = type; filters.append(f)
+            f.level = .l2; filters.append(f)
+        }
+        for c in Criticality.allCases { var f = FeedFilter(); f.criticality = c; filters.append(f); f.mine = true; filters.append(f) }
+        for l in SupportLevel.allCases { var f = FeedFilter(); f.level = l; filters.append(f); f.status = .resolved; filters.append(f) }
         var nonEmpty = 0
         for s in staff {
             for f in filters {
