@@ -90,6 +90,12 @@ struct WebTests {
             #expect(chronicle.body.contains("#\(n)</strong>") && chronicle.body.contains("Unaccepted"))
             #expect(chronicle.body.contains("&lt;script&gt;") && !chronicle.body.contains("<script>alert"))
             let token = try #require(csrf(in: chronicle.body))
+            // Filters by level, type and criticality: the new ticket is L1 and not classified yet.
+            let l1 = try await api.page(.get, "/ui/chronicle?level=1", cookie: anna).body
+            #expect(l1.contains("#\(n)</strong>") && l1.contains(#"<option value="1" selected>L1</option>"#))
+            #expect(!(try await api.page(.get, "/ui/chronicle?level=2", cookie: anna).body.contains("#\(n)</strong>")))
+            #expect(!(try await api.page(.get, "/ui/chronicle?type=outage", cookie: anna).body.contains("#\(n)</strong>")))
+            #expect(!(try await api.page(.get, "/ui/chronicle?criticality=high", cookie: anna).body.contains("#\(n)</strong>")))
 
             // A form without the right CSRF value changes nothing.
             let forged = try await api.page(.post, "/ui/tickets/\(n)/accept", cookie: anna, form: ["_csrf": "0000"])

@@ -138,6 +138,9 @@ extension DeskService {
             f.unaccepted = q.get("unaccepted") == "true"
             f.premiumFirst = q.get("premiumFirst") == "true"
             f.status = q.get("status").flatMap { TicketStatus(rawValue: $0) }
+            f.type = q.get("type").flatMap { TicketType(rawValue: $0) }
+            f.criticality = q.get("criticality").flatMap { Criticality(rawValue: $0) }
+            f.level = q.get("level").flatMap { Int($0) }.flatMap { SupportLevel(rawValue: $0) }
             let items = self.view.staffFeed(staff: s.principal.party.staffId ?? "", filter: f, now: self.clock.now(), limit: 100)
             let me = s.principal.party.staffId ?? ""
             let rows: [[String: Any]] = items.map { i in
@@ -147,8 +150,12 @@ extension DeskService {
                  "responsible": i.responsible.map { self.displayName(.staff($0)) } ?? "", "level": i.level.rawValue,
                  "activityText": Self.activityText(i.activity), "activityAt": Web.time(i.activity.at)]
             }
-            let statuses: [[String: Any]] = TicketStatus.allCases.map { ["value": $0.rawValue, "selected": f.status == $0] }
-            return page("chronicle", "Chronicle", s, ["items": rows, "statuses": statuses, "mine": f.mine, "unaccepted": f.unaccepted,
+            func options<T: CaseIterable & RawRepresentable & Equatable>(_ selected: T?, label: (T) -> String = { "\($0.rawValue)" }) -> [[String: Any]] {
+                T.allCases.map { ["value": "\($0.rawValue)", "label": label($0), "selected": selected == $0] }
+            }
+            return page("chronicle", "Chronicle", s, ["items": rows, "statuses": options(f.status), "types": options(f.type),
+                                                      "criticalities": options(f.criticality), "levels": options(f.level) { "L\($0.rawValue)" },
+                                                      "mine": f.mine, "unaccepted": f.unaccepted,
                                                       "premiumFirst": f.premiumFirst, "liveTypes": Self.liveTypes])
         }
 

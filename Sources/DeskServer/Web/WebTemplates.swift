@@ -96,7 +96,10 @@ enum WebTemplates {
     static let chronicle = """
     <h1>Chronicle</h1>
     <form class="filters card" method="get" action="/ui/chronicle" aria-label="Filters">
-      <label>Status <select name="status"><option value="">any</option>{{#statuses}}<option value="{{value}}" {{#selected}}selected{{/selected}}>{{value}}</option>{{/statuses}}</select></label>
+      <label>Status <select name="status"><option value="">any</option>{{#statuses}}<option value="{{value}}" {{#selected}}selected{{/selected}}>{{label}}</option>{{/statuses}}</select></label>
+      <label>Type <select name="type"><option value="">any</option>{{#types}}<option value="{{value}}" {{#selected}}selected{{/selected}}>{{label}}</option>{{/types}}</select></label>
+      <label>Criticality <select name="criticality"><option value="">any</option>{{#criticalities}}<option value="{{value}}" {{#selected}}selected{{/selected}}>{{label}}</option>{{/criticalities}}</select></label>
+      <label>Level <select name="level"><option value="">any</option>{{#levels}}<option value="{{value}}" {{#selected}}selected{{/selected}}>{{label}}</option>{{/levels}}</select></label>
       <label><input type="checkbox" name="mine" value="true" {{#mine}}checked{{/mine}}> mine</label>
       <label><input type="checkbox" name="unaccepted" value="true" {{#unaccepted}}checked{{/unaccepted}}> unaccepted</label>
       <label><input type="checkbox" name="premiumFirst" value="true" {{#premiumFirst}}checked{{/premiumFirst}}> premium first</label>
