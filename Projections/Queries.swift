@@ -216,6 +216,16 @@ extension DeskView {
                 if let before { order?.removeAll { $0.0 >= before } }
                 order?.sort { $0.0 > $1.0 }
             }
+            // Before copying a ticket out of the view, what the open tickets' small facts already
+            // tell: a ticket with an open status is among them (unless spam or merged, which never
+            // match), so a filter on a closed status skips every open ticket, and the reverse.
+            func quickReject(_ n: TicketNumber) -> Bool {
+                guard filter.unaccepted || filter.status != nil else { return false }
+                let f = v.openFacts[n]
+                if filter.unaccepted, f?.unaccepted != true { return true }
+                if let s = filter.status { return s.isOpen ? f?.status != s : f != nil }
+                return false
+            }
             var out: [FeedItem] = []
             var premium: [FeedItem] = []
             let count = order?.count ?? v.feed.count
@@ -224,7 +234,7 @@ extension DeskView {
                 let (seq, n) = order?[i] ?? v.feed[count - 1 - i]
                 i += 1
                 if let before, seq >= before { continue }
-                guard let act = v.activity[n], act.sequence == seq, let t = v.state.tickets[n], matches(t) else { continue }
+                guard let act = v.activity[n], act.sequence == seq, !quickReject(n), let t = v.state.tickets[n], matches(t) else { continue }
                 if filter.premiumFirst, t.premium { premium.append(item(n, t, act)) } else { out.append(item(n, t, act)) }
             }
             return Array((premium + out).prefix(limit))

@@ -270,6 +270,19 @@ extension ProjectionsTests {
         }
         for c in Criticality.allCases { var f = FeedFilter(); f.criticality = c; filters.append(f); f.mine = true; filters.append(f) }
         for l in SupportLevel.allCases { var f = FeedFilter(); f.level = l; filters.append(f); f.status = .resolved; filters.append(f) }
+        // The definition, plainly: every ticket the person takes part in that passes the filter,
+        // by latest activity, newest first.
+        let (tickets, activity) = view.read { ($0.state.tickets, $0.activity) }
+        func reference(_ s: StaffId, _ f: FeedFilter) -> [TicketNumber] {
+            tickets.values.filter { t in
+                !t.spam && t.mergedInto == nil && t.involves(s)
+                    && (!f.mine || t.responsible == s || t.coExecutors.contains(s))
+                    && (!f.unaccepted || (t.responsible == nil && t.status.isOpen))
+                    && f.status.map { t.status == $0 } ?? true && f.type.map { t.classification.type == $0 } ?? true
+                    && f.criticality.map { t.classification.criticality == $0 } ?? true && f.level.map { t.level == $0 } ?? true
+                    && f.responsible.map { t.responsible == $0 } ?? true
+            }.compactMap { t in activity[t.number].map { ($0.sequence, t.number) } }.sorted { $0 > $1 }.map(\.1)
+        }
         var nonEmpty = 0
         for s in staff {
             for f in filters {
@@ -277,6 +290,9 @@ extension ProjectionsTests {
                     let indexed = view.staffFeed(staff: s, filter: f, now: now, limit: limit, before: nil, sparse: 1)
                     let walked = view.staffFeed(staff: s, filter: f, now: now, limit: limit, before: nil, sparse: 0)
                     #expect(indexed == walked, "\(s) \(f) limit \(limit)")
+                    if !f.premiumFirst {
+                        #expect(walked.map(\.number) == Array(reference(s, f).prefix(limit)), "\(s) \(f) limit \(limit)")
+                    }
                     if !indexed.isEmpty { nonEmpty += 1 }
                     if let mid = walked.dropFirst(walked.count / 2).first?.activity.sequence {
                         #expect(view.staffFeed(staff: s, filter: f, now: now, limit: limit, before: mid, sparse: 1)
