@@ -387,8 +387,8 @@ extension DeskView {
     /// each element's local date. The whole list when it is not in time order (the clock stepped back).
     static func window(count: Int, inOrder: Bool, from: LocalDate, to: LocalDate, at: (Int) -> Date) -> Range<Int> {
         guard inOrder, count > 0 else { return 0..<count }
-        let lo = Date(timeIntervalSince1970: Double(daysFromEpoch(from) - 2) * 86_400)
-        let hi = Date(timeIntervalSince1970: Double(daysFromEpoch(to) + 3) * 86_400)
+        let lo = Date(timeIntervalSince1970: Double(from.dayNumber - 2) * 86_400)
+        let hi = Date(timeIntervalSince1970: Double(to.dayNumber + 3) * 86_400)
         func first(notBefore d: Date) -> Int {
             var a = 0, b = count
             while a < b {
@@ -399,16 +399,6 @@ extension DeskView {
         }
         let start = first(notBefore: lo)
         return start..<max(start, first(notBefore: hi))
-    }
-
-    /// Days from 1970-01-01 to `d` in the proleptic Gregorian calendar (H. Hinnant's days_from_civil).
-    static func daysFromEpoch(_ d: LocalDate) -> Int {
-        let y = d.month <= 2 ? d.year - 1 : d.year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let doy = (153 * (d.month + (d.month > 2 ? -3 : 9)) + 2) / 5 + d.day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
     }
 
     /// Every ticket opened on the local days `from…to` (account time zone), in opening order, with

@@ -75,7 +75,7 @@ public struct LocalDate: Sendable, Hashable, Comparable, Codable, CodingKeyRepre
     // MARK: Day numbers (days since 1970-01-01), H. Hinnant's civil-date algorithms.
 
     /// Days since 1970-01-01 (negative before).
-    var dayNumber: Int {
+    public var dayNumber: Int {
         let y = month <= 2 ? year - 1 : year
         let era = (y >= 0 ? y : y - 399) / 400
         let yoe = y - era * 400
@@ -84,7 +84,7 @@ public struct LocalDate: Sendable, Hashable, Comparable, Codable, CodingKeyRepre
     }
 
     /// The date `dayNumber` days after 1970-01-01.
-    init(dayNumber: Int) {
+    public init(dayNumber: Int) {
         let z = dayNumber + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097
         let doe = z - era * 146_097
@@ -96,5 +96,5 @@ public struct LocalDate: Sendable, Hashable, Comparable, Codable, CodingKeyRepre
     }
 
     /// 0 = Monday … 6 = Sunday (1970-01-01 was a Thursday).
-    static func weekdayIndex(ofDay n: Int) -> Int { ((n + 3) % 7 + 7) % 7 }
+    public static func weekdayIndex(ofDay n: Int) -> Int { ((n + 3) % 7 + 7) % 7 }
 }

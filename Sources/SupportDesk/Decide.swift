@@ -843,7 +843,7 @@ public func localDate(_ instant: Date, timeZone: String) -> LocalDate {
 /// time zone for its UTC offset at the start and the end of each UTC day it meets, uses that offset
 /// for the whole day when the two agree (a zone changes its offset at most once a day), asks per
 /// instant only on the few days they differ, and does the calendar arithmetic itself
-/// (H. Hinnant's civil_from_days). Not shared between threads: make one per report.
+/// (`LocalDate(dayNumber:)`). Not shared between threads: make one per report.
 public final class LocalDay {
     let zone: TimeZone
     /// Per UTC day: its one offset, or nil when the offset changes during the day.
@@ -871,21 +871,8 @@ public final class LocalDay {
         }
         let local = utc + offset
         let days = Self.floorDiv(local, 86_400)
-        return (Self.civil(days), (local - days * 86_400) / 3600, ((days + 3) % 7 + 7) % 7)
+        return (LocalDate(dayNumber: days), (local - days * 86_400) / 3600, LocalDate.weekdayIndex(ofDay: days))
     }
 
     static func floorDiv(_ a: Int, _ b: Int) -> Int { a >= 0 ? a / b : (a - b + 1) / b }
-
-    /// The proleptic Gregorian date `days` after 1970-01-01.
-    static func civil(_ days: Int) -> LocalDate {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        return LocalDate(year: yoe + era * 400 + (m <= 2 ? 1 : 0), month: m, day: d)
-    }
 }

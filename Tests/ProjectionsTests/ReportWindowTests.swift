@@ -24,7 +24,7 @@ struct ReportWindowTests {
         utc.timeZone = TimeZone(identifier: "UTC")!
         for (y, m, d) in [(1970, 1, 1), (1969, 12, 31), (2000, 2, 29), (2024, 3, 1), (2026, 11, 23), (1600, 3, 1), (2400, 12, 31)] {
             let foundation = utc.date(from: DateComponents(year: y, month: m, day: d))!.timeIntervalSince1970 / 86_400
-            #expect(DeskView.daysFromEpoch(LocalDate(year: y, month: m, day: d)) == Int(foundation), "\(y)-\(m)-\(d)")
+            #expect(LocalDate(year: y, month: m, day: d).dayNumber == Int(foundation), "\(y)-\(m)-\(d)")
         }
     }
 
