@@ -144,7 +144,12 @@ public final class DeskView: Projection, @unchecked Sendable {
         default: false
         }
         let assignedBefore = reassigns ? event.ticket.flatMap { state.tickets[$0] }.map(Self.assignees) ?? [] : []
-        let facetsBefore = event.ticket.flatMap { state.tickets[$0] }.map(Facets.init)
+        // Deliveries, mail records, logged time and ratings never change what the facets hold.
+        let refacets = switch event {
+        case .deliveryRecorded, .mailReceived, .timeLogged, .answerRated, .answerEvaluated: false
+        default: event.ticket != nil
+        }
+        let facetsBefore = refacets ? event.ticket.flatMap { state.tickets[$0] }.map(Facets.init) : nil
         state.evolve(event, at: at)
         switch event {
         case .ticketOpened(let e):
@@ -176,7 +181,7 @@ public final class DeskView: Projection, @unchecked Sendable {
             }
             dirtyTickets.insert(n)
             indexOpen(n)
-            noteFacets(n, from: facetsBefore, to: state.tickets[n].map(Facets.init))
+            if refacets { noteFacets(n, from: facetsBefore, to: state.tickets[n].map(Facets.init)) }
             let assignedNow = reassigns ? state.tickets[n].map(Self.assignees) ?? [] : []
             if reassigns, assignedNow != assignedBefore {
                 for s in assignedBefore.subtracting(assignedNow) { assigned[s]?.remove(n) }
