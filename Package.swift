@@ -84,7 +84,7 @@ let package = Package(
         .testTarget(name: "DeskEngineTests", dependencies: ["DeskEngine", "SupportDesk", "EventLog", "BusinessTime"],
                     path: "Tests/DeskEngineTests"),
         .testTarget(name: "DeskServerTests",
-                    dependencies: ["DeskServer", "SupportDesk", "EventLog", "helpdesk", "Mail", "MailDesk", "BusinessTime",
+                    dependencies: ["DeskServer", "SupportDesk", "EventLog", "helpdesk", "Mail", "MailDesk", "BusinessTime", "DeskEngine", "Projections",
                                    .product(name: "HummingbirdTesting", package: "hummingbird"),
                                    .product(name: "HTTPTypes", package: "swift-http-types")],
                     path: "Tests/DeskServerTests"),

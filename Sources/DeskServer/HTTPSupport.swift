@@ -234,12 +234,24 @@ let jsonDecoder: JSONDecoder = {
 }()
 
 func jsonResponse<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok, etag: UInt64? = nil) throws -> Response {
-    let e = JSONEncoder()
-    e.dateEncodingStrategy = .iso8601
-    e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]  // sorted: a retried command answers byte for byte the same
     var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
     if let etag { headers[.eTag] = "\"\(etag)\"" }
-    return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try e.encode(value))))
+    return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try encodeJSON(value))))
+}
+
+/// The API's JSON: sorted keys (a retried command answers byte for byte the same), ISO 8601 dates,
+/// slashes as they are. `FastJSON` writes it; what it does not handle goes to `JSONEncoder`, which
+/// gives the same bytes (or the error).
+func encodeJSON<T: Encodable>(_ value: T) throws -> [UInt8] {
+    if let bytes = try? FastJSON.encode(value) { return bytes }
+    return Array(try foundationEncoder().encode(value))
+}
+
+func foundationEncoder() -> JSONEncoder {
+    let e = JSONEncoder()
+    e.dateEncodingStrategy = .iso8601
+    e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    return e
 }
 
 func textResponse(_ text: String, contentType: String) -> Response {
