@@ -64,6 +64,8 @@ public final class DeskView: Projection, @unchecked Sendable {
     /// Everyone who ever belonged to each organisation (who could ever see its tickets with sharing on).
     var everMembers: [OrganisationId: Set<ContactId>] = [:]
     var everOrganisations: [ContactId: Set<OrganisationId>] = [:]
+    /// Contact → the contacts merged straight into it (a client's list also holds theirs).
+    var absorbed: [ContactId: [ContactId]] = [:]
     /// Tickets by what the Chronicle filters on (status, type, criticality, level), so that a rare
     /// value (status "resolved", level 3) is found from its few tickets, not by walking the feed.
     var byStatus: [TicketStatus: Set<TicketNumber>] = [:]
@@ -107,6 +109,7 @@ public final class DeskView: Projection, @unchecked Sendable {
             assigned = [:]
             everMembers = [:]
             everOrganisations = [:]
+            absorbed = [:]
             contactSearch = ContactSearchIndex()
             byStatus = [:]
             byType = [:]
@@ -169,6 +172,8 @@ public final class DeskView: Projection, @unchecked Sendable {
             if let org = e.organisation { noteMember(e.contact, of: org) }
         case .contactChanged(let e):
             if let org = e.organisation, !org.isEmpty { noteMember(e.contact, of: org) }
+        case .contactMerged(let e):
+            absorbed[e.into, default: []].append(e.contact)
         default: break
         }
         if let n = event.ticket {
@@ -398,6 +403,9 @@ public final class DeskView: Projection, @unchecked Sendable {
             }
             for c in state.contacts.values.sorted(by: { $0.id < $1.id }) { contactSearch.set(c.id, ContactSearchIndex.text(of: c)) }
             // Merged contacts' addresses point at the survivor, as the live fold leaves them.
+            for c in state.contacts.values.sorted(by: { $0.id < $1.id }) {
+                if let into = c.mergedInto { absorbed[into, default: []].append(c.id) }
+            }
             for c in state.contacts.values where c.mergedInto != nil {
                 let survivor = state.survivor(of: c.id)
                 for m in c.emails { state.contactByEmail[normalisedEmail(m)] = survivor }

@@ -304,6 +304,48 @@ extension ProjectionsTests {
         #expect(nonEmpty > filters.count, "the filters match something")
     }
 
+    @Test("a client's ticket list, merged from the end of their lists, is the plain definition: through contact merges, with sharing off and on")
+    func clientListsMatchTheDefinition() async throws {
+        let store = MemoryEventStore()
+        let processor = try await generated(store, tickets: 300, seed: 21)
+        let view = DeskView()
+        let runner = ProjectionRunner(store: store, projections: [view])
+        try await runner.prepare()
+        // Chains of merges: c → d, then d → e (e's list holds all three contacts' tickets).
+        let contacts = view.read { v in v.state.contacts.values.filter { $0.mergedInto == nil }.map(\.id).sorted() }
+        #expect(contacts.count > 12)
+        for (dup, into) in [(contacts[0], contacts[1]), (contacts[1], contacts[2]), (contacts[5], contacts[2]), (contacts[7], contacts[8])] {
+            _ = try await processor.execute(Command(actor: .staff("olga"), .mergeContacts(duplicate: dup, into: into)))
+        }
+        func check(_ label: String) throws {
+            let (tickets, state) = view.read { ($0.state.tickets, $0.state) }
+            var nonEmpty = 0
+            for c in state.contacts.keys.sorted() {
+                let reference = tickets.values.filter { !$0.spam && $0.mergedInto == nil && state.contactReaches(c, $0) }
+                    .sorted { ($0.openedAt, $0.number) > ($1.openedAt, $1.number) }.map(\.number)
+                for limit in [1, 3, 100] {
+                    #expect(view.clientTickets(contact: c, limit: limit).map(\.number) == Array(reference.prefix(limit)), "\(label) \(c) \(limit)")
+                }
+                if !reference.isEmpty { nonEmpty += 1 }
+            }
+            #expect(nonEmpty > 10)
+        }
+        try await runner.catchUp(view, progress: nil)
+        #expect(view.read { $0.openedInOrder })
+        try check("sharing \(view.account.visibility.organisationSharing)")
+        for sharing in [true, false] {
+            _ = try await processor.execute(Command(actor: .staff("olga"), .setVisibility(VisibilitySettings(onlyNotified: false, organisationSharing: sharing))))
+            try await runner.catchUp(view, progress: nil)
+            try check("sharing \(sharing)")
+        }
+        // A view loaded from its rows finds the merges too.
+        let loaded = DeskView()
+        try store.read { try loaded.load(from: $0) }
+        for c in contacts.prefix(10) {
+            #expect(loaded.clientTickets(contact: c).map(\.number) == view.clientTickets(contact: c).map(\.number), "loaded \(c)")
+        }
+    }
+
     @Test("the queues, from the open-ticket index, match a scan of every ticket: counts, order and first rows")
     func queues() async throws {
         let store = MemoryEventStore()
