@@ -241,6 +241,7 @@ extension DeskView {
             // feed (a dense one finds its page near the top of the feed anyway): the candidates'
             // latest activity, newest first, then the same checks as the walk.
             var order: [(UInt64, TicketNumber)]?
+            var cutOff = false, unacceptedCandidates = false
             if sparse > 0 {
                 var smallest: Set<TicketNumber>?
                 func consider(_ s: Set<TicketNumber>?) { if smallest.map({ ($0.count) > (s?.count ?? 0) }) ?? true { smallest = s ?? [] } }
@@ -251,15 +252,22 @@ extension DeskView {
                 if let s = filter.criticality { consider(v.byCriticality[s]) }
                 if let s = filter.level { consider(v.byLevel[s]) }
                 if filter.unaccepted, smallest.map({ $0.count > v.openFacts.count }) ?? true {
-                    // Open tickets' small facts are cheap to scan whatever their number.
-                    order = v.openFacts.compactMap { n, f in
-                        f.unaccepted && (filter.status.map { $0 == f.status } ?? true) ? (f.activity, n) : nil
+                    // Open tickets' small facts are cheap to scan whatever their number; only the
+                    // newest few candidates are kept (all of them again if those do not fill the page).
+                    var top = TopK(max(limit, 1) * 4)
+                    for (n, f) in v.openFacts where f.unaccepted && (filter.status.map { $0 == f.status } ?? true) && (before.map { f.activity < $0 } ?? true) {
+                        top.offer(f.activity, n)
+                        if top.offered > top.limit { cutOff = true }
                     }
+                    order = top.newestFirstPairs
+                    unacceptedCandidates = true
                 } else if let set = smallest, sparse == 1 || Self.indexIsCheaper(set.count, feed: v.feed.count, limit: limit, sparse: sparse) {
                     order = set.compactMap { n in v.activity[n].map { ($0.sequence, n) } }
                 }
-                if let before { order?.removeAll { $0.0 >= before } }
-                order?.sort { $0.0 > $1.0 }
+                if !unacceptedCandidates {
+                    if let before { order?.removeAll { $0.0 >= before } }
+                    order?.sort { $0.0 > $1.0 }
+                }
             }
             // Before copying a ticket out of the view, what the open tickets' small facts already
             // tell: a ticket with an open status is among them (unless spam or merged, which never
@@ -271,16 +279,28 @@ extension DeskView {
                 if let s = filter.status { return s.isOpen ? f?.status != s : f != nil }
                 return false
             }
-            var out: [FeedItem] = []
-            var premium: [FeedItem] = []
-            let count = order?.count ?? v.feed.count
-            var i = 0
-            while i < count, out.count + premium.count < limit || (filter.premiumFirst && premium.count < limit) {
-                let (seq, n) = order?[i] ?? v.feed[count - 1 - i]
-                i += 1
-                if let before, seq >= before { continue }
-                guard let act = v.activity[n], act.sequence == seq, !quickReject(n), let t = v.state.tickets[n], matches(t) else { continue }
-                if filter.premiumFirst, t.premium { premium.append(item(n, t, act)) } else { out.append(item(n, t, act)) }
+            func walk(_ order: [(UInt64, TicketNumber)]?) -> (out: [FeedItem], premium: [FeedItem], full: Bool) {
+                var out: [FeedItem] = []
+                var premium: [FeedItem] = []
+                let count = order?.count ?? v.feed.count
+                var i = 0
+                func wantsMore() -> Bool { out.count + premium.count < limit || (filter.premiumFirst && premium.count < limit) }
+                while i < count, wantsMore() {
+                    let (seq, n) = order?[i] ?? v.feed[count - 1 - i]
+                    i += 1
+                    if let before, seq >= before { continue }
+                    guard let act = v.activity[n], act.sequence == seq, !quickReject(n), let t = v.state.tickets[n], matches(t) else { continue }
+                    if filter.premiumFirst, t.premium { premium.append(item(n, t, act)) } else { out.append(item(n, t, act)) }
+                }
+                return (out, premium, !wantsMore())
+            }
+            var (out, premium, full) = walk(order)
+            if cutOff, !full {
+                // The newest candidates did not fill the page: every candidate, in order.
+                let all = v.openFacts.compactMap { n, f in
+                    f.unaccepted && (filter.status.map { $0 == f.status } ?? true) && (before.map { f.activity < $0 } ?? true) ? (f.activity, n) : nil
+                }.sorted { $0.0 > $1.0 }
+                (out, premium, full) = walk(all)
             }
             return Array((premium + out).prefix(limit))
         }
@@ -425,11 +445,14 @@ extension DeskView {
 struct TopK {
     let limit: Int
     private var kept: [(UInt64, TicketNumber)] = []  // ascending
+    /// How many were offered.
+    private(set) var offered = 0
 
     init(_ limit: Int) { self.limit = limit }
 
     mutating func offer(_ sequence: UInt64, _ n: TicketNumber) {
         // Keys are unique per ticket here (activity sequences; sort keys that include the number).
+        offered += 1
         guard limit > 0 else { return }
         if kept.count == limit, let low = kept.first, sequence <= low.0 { return }
         var a = 0, b = kept.count
@@ -442,4 +465,5 @@ struct TopK {
     }
 
     var newestFirst: [TicketNumber] { kept.reversed().map(\.1) }
+    var newestFirstPairs: [(UInt64, TicketNumber)] { kept.reversed() }
 }

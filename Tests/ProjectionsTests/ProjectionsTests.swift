@@ -270,6 +270,10 @@ extension ProjectionsTests {
         }
         for c in Criticality.allCases { var f = FeedFilter(); f.criticality = c; filters.append(f); f.mine = true; filters.append(f) }
         for l in SupportLevel.allCases { var f = FeedFilter(); f.level = l; filters.append(f); f.status = .resolved; filters.append(f) }
+        // Unaccepted with a rare second condition: the newest unaccepted candidates do not fill the page.
+        for l in SupportLevel.allCases { var f = FeedFilter(); f.unaccepted = true; f.level = l; filters.append(f) }
+        for c in Criticality.allCases { var f = FeedFilter(); f.unaccepted = true; f.criticality = c; filters.append(f) }
+        for t in TicketType.allCases { var f = FeedFilter(); f.unaccepted = true; f.type = t; filters.append(f) }
         // The definition, plainly: every ticket the person takes part in that passes the filter,
         // by latest activity, newest first.
         let (tickets, activity) = view.read { ($0.state.tickets, $0.activity) }
@@ -302,6 +306,39 @@ extension ProjectionsTests {
             }
         }
         #expect(nonEmpty > filters.count, "the filters match something")
+    }
+
+    @Test("unaccepted, premium first: when the newest unaccepted tickets hold too few premium ones, every unaccepted one is looked at")
+    func unacceptedDeepPage() async throws {
+        let store = MemoryEventStore()
+        let processor = try await generated(store, tickets: 20, seed: 4)
+        _ = try await processor.execute(Command(actor: .staff("olga"), .createOrganisation(id: "deep", name: "Deep", tierId: nil, domains: ["deep.example"])))
+        _ = try await processor.execute(Command(actor: .staff("olga"), .buyPremiumQuota(organisation: "deep", tickets: 3, note: nil)))
+        var opened: [TicketNumber] = []
+        for i in 0..<60 {
+            // Only the oldest three are premium; fifty-seven newer unaccepted tickets come after them.
+            let o = try await processor.execute(Command(actor: .system("mail"), .openTicket(OpenTicket(
+                channel: .email, subject: "Waiting \(i)", body: "x", contact: .email("deep\(i % 7)@deep.example", name: nil),
+                organisation: "deep", premium: i < 3))))
+            opened.append(o.ticket!)
+        }
+        let view = DeskView()
+        try await ProjectionRunner(store: store, projections: [view]).prepare()
+        #expect(view.read { v in opened.prefix(3).allSatisfy { v.state.tickets[$0]!.premium } })
+        let now = Date(timeIntervalSince1970: 1_772_431_200 + 86_400 * 20)
+        var f = FeedFilter()
+        f.unaccepted = true
+        f.premiumFirst = true
+        var checked = 0
+        for s in view.read({ $0.state.account.staff.keys.sorted() }) {
+            let indexed = view.staffFeed(staff: s, filter: f, now: now, limit: 2, before: nil, sparse: 1)
+            #expect(indexed == view.staffFeed(staff: s, filter: f, now: now, limit: 2, before: nil, sparse: 8), "\(s)")
+            #expect(indexed == view.staffFeed(staff: s, filter: f, now: now, limit: 2, before: nil, sparse: 0), "\(s)")
+            guard view.read({ $0.state.tickets[opened[0]]!.involves(s) }) else { continue }
+            #expect(indexed.map(\.number) == [opened[2], opened[1]], "\(s)")
+            checked += 1
+        }
+        #expect(checked > 3)
     }
 
     @Test("a client's ticket list, merged from the end of their lists, is the plain definition: through contact merges, with sharing off and on")
