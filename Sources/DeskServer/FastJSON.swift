@@ -1,4 +1,6 @@
 import Foundation
+import Projections
+import SupportDesk
 
 /// Encodes `Encodable` values to the very bytes Foundation's `JSONEncoder` gives with
 /// `.iso8601` dates and `[.sortedKeys, .withoutEscapingSlashes]` (the API's format), several times
@@ -26,11 +28,12 @@ enum FastJSON {
 
 /// The buffer and the stack of open containers.
 final class JSONSink {
-    var out: [UInt8] = []
+    // Unchecked: every write touches these; the sink is used by one encoding on one thread.
+    @exclusivity(unchecked) var out: [UInt8] = []
     /// Open containers, innermost last.
-    var frames: [Frame] = []
+    @exclusivity(unchecked) var frames: [Frame] = []
     /// Entries of the open objects (each frame owns a suffix run, from `firstEntry`).
-    var entries: [(key: String, start: Int)] = []
+    @exclusivity(unchecked) var entries: [(key: String, prefix: UInt64, start: Int)] = []
     /// Encoders for nested values, reused by depth.
     var encoders: [JSONValueEncoder] = []
     var depth = 0
@@ -75,7 +78,7 @@ final class JSONSink {
         try settle(index)
         if frames[index].count > 0 { out.append(UInt8(ascii: ",")) }
         frames[index].count += 1
-        entries.append((key, out.count))
+        entries.append((key, Self.prefix(key), out.count))
         writeString(key)
         out.append(UInt8(ascii: ":"))
     }
@@ -101,9 +104,10 @@ final class JSONSink {
         var sorted = true
         var i = mine.lowerBound + 1
         while i < mine.upperBound {
-            let a = entries[i - 1].key.utf8, b = entries[i].key.utf8
-            if !a.lexicographicallyPrecedes(b) {
-                if a.elementsEqual(b) { throw FastJSON.Unsupported(reason: "key \(entries[i].key) encoded twice") }
+            let (a, b) = (entries[i - 1], entries[i])
+            let c = a.prefix != b.prefix ? (a.prefix < b.prefix ? -1 : 1) : Self.compare(a.key, b.key)
+            if c >= 0 {
+                if c == 0 { throw FastJSON.Unsupported(reason: "key \(entries[i].key) encoded twice") }
                 sorted = false
             }
             i += 1
@@ -114,15 +118,15 @@ final class JSONSink {
         }
         // Entry k spans [start_k, start_{k+1} - 1) (a comma follows it) or [start_last, end).
         let end = out.count
-        var spans: [(key: String, range: Range<Int>)] = []
+        var spans: [(key: String, prefix: UInt64, range: Range<Int>)] = []
         spans.reserveCapacity(mine.count)
         for k in mine {
             let s = entries[k].start
             let e = k + 1 < mine.upperBound ? entries[k + 1].start - 1 : end
-            spans.append((entries[k].key, s..<e))
+            spans.append((entries[k].key, entries[k].prefix, s..<e))
         }
-        spans.sort { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
-        for (n, s) in spans.enumerated() where n > 0 && s.key.utf8.elementsEqual(spans[n - 1].key.utf8) {
+        spans.sort { $0.prefix != $1.prefix ? $0.prefix < $1.prefix : Self.compare($0.key, $1.key) < 0 }
+        for (n, s) in spans.enumerated() where n > 0 && Self.compare(s.key, spans[n - 1].key) == 0 {
             throw FastJSON.Unsupported(reason: "key \(s.key) encoded twice")
         }
         scratch.removeAll(keepingCapacity: true)
@@ -135,6 +139,37 @@ final class JSONSink {
         out.append(UInt8(ascii: "}"))
     }
 
+    /// A key's first eight UTF-8 bytes, big-endian: keys that differ there compare as their prefixes.
+    static func prefix(_ key: String) -> UInt64 {
+        var p: UInt64 = 0, n = 0
+        for b in key.utf8 {
+            p = p << 8 | UInt64(b)
+            n += 1
+            if n == 8 { return p }
+        }
+        return n == 0 ? 0 : p << (8 * UInt64(8 - n))
+    }
+
+    /// Keys in UTF-8 byte order (as `JSONEncoder` sorts them): <0, 0, >0.
+    static func compare(_ a: String, _ b: String) -> Int {
+        var a = a, b = b
+        return a.withUTF8 { x in
+            b.withUTF8 { y in
+                let n = min(x.count, y.count)
+                if n > 0, let p = x.baseAddress, let q = y.baseAddress {
+                    let c = memcmp(p, q, n)
+                    if c != 0 { return Int(c) }
+                }
+                return x.count - y.count
+            }
+        }
+    }
+
+    /// Bytes known to need no escaping (keys and punctuation of hand-written types).
+    @inline(__always) func raw(_ s: StaticString) {
+        out.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+    }
+
     // MARK: Values
 
     func encodeValue<T: Encodable>(_ value: T, topLevel: Bool = false) throws {
@@ -145,6 +180,7 @@ final class JSONSink {
         if T.self == Double.self { return try writeDouble(unsafeBitCast(value, to: Double.self)) }
         if T.self == Date.self { return try writeDate(unsafeBitCast(value, to: Date.self)) }
         if T.self == UInt64.self { return writeInteger(unsafeBitCast(value, to: UInt64.self)) }
+        if T.self == FeedItem.self { return try unsafeBitCast(value, to: FeedItem.self).writeJSON(self) }
         if T.self == Data.self || T.self == URL.self || T.self == Decimal.self {
             throw FastJSON.Unsupported(reason: "\(T.self) has its own JSONEncoder strategy")
         }
@@ -397,3 +433,31 @@ struct JSONSingleValue: SingleValueEncodingContainer {
     mutating func encode<T: Encodable>(_ value: T) throws { try sink.encodeValue(value) }
 }
 
+
+// MARK: Hand-written (the Chronicle's rows: the most frequent large response)
+
+extension FeedItem {
+    /// The synthesized `Encodable`'s keys in sorted order; `FastJSONTests` compares with `JSONEncoder`.
+    func writeJSON(_ w: JSONSink) throws {
+        w.raw("{\"activity\":{")
+        var first = true
+        if let actor = activity.actor { w.raw("\"actor\":"); w.writeString(actor); first = false }
+        if !first { w.raw(",") }
+        w.raw("\"at\":"); try w.writeDate(activity.at)
+        w.raw(",\"sequence\":"); w.writeInteger(activity.sequence)
+        w.raw(",\"type\":"); w.writeString(activity.type)
+        w.raw("}")
+        if let c = criticality { w.raw(",\"criticality\":"); w.writeString(c.rawValue) }
+        w.raw(",\"level\":"); w.writeInteger(level.rawValue)
+        w.raw(",\"marker\":"); w.writeString(marker.rawValue)
+        w.raw(",\"number\":"); w.writeInteger(number)
+        w.raw(",\"overdue\":"); w.writeBool(overdue)
+        w.raw(",\"premium\":"); w.writeBool(premium)
+        if let r = responsible { w.raw(",\"responsible\":"); w.writeString(r) }
+        w.raw(",\"status\":"); w.writeString(status.rawValue)
+        w.raw(",\"subject\":"); w.writeString(subject)
+        if let t = type { w.raw(",\"type\":"); w.writeString(t.rawValue) }
+        w.raw(",\"unaccepted\":"); w.writeBool(unaccepted)
+        w.raw("}")
+    }
+}

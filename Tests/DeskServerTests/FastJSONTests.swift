@@ -143,6 +143,17 @@ struct FastJSONTests {
             let s = Self.sample(&r, depth: 2)
             try same(s, "round \(round)")
         }
+        // The hand-written rows: every optional absent and present, any text.
+        for round in 0..<300 {
+            let item = FeedItem(number: r.int(1_000_000), subject: Self.text(&r), status: TicketStatus.allCases[r.int(TicketStatus.allCases.count)],
+                                marker: [ListMarker.answered, .unanswered, .postponed, .closed][r.int(4)], premium: r.int(2) == 0,
+                                unaccepted: r.int(2) == 0, overdue: r.int(2) == 0, responsible: r.int(2) == 0 ? nil : Self.text(&r),
+                                level: SupportLevel.allCases[r.int(3)], type: r.int(2) == 0 ? nil : TicketType.allCases[r.int(TicketType.allCases.count)],
+                                criticality: r.int(2) == 0 ? nil : Criticality.allCases[r.int(Criticality.allCases.count)],
+                                activity: Activity(sequence: r.next() >> r.int(64), at: Date(timeIntervalSince1970: Double(r.int(4_000_000_000))),
+                                                   type: Self.text(&r), actor: r.int(2) == 0 ? nil : Self.text(&r)))
+            try same([item], "feed item \(round)")
+        }
         // Top-level fragments and empty containers.
         try same("a/b\"c")
         try same(-0.0)
