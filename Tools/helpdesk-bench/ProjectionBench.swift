@@ -36,8 +36,8 @@ struct RebuildBench: AsyncParsableCommand {
         report.jsonOnly = json
         let (store, folder, remove) = try await benchHistory(dir, tickets: tickets, reuse: data)
         defer { store.close(); if remove { try? FileManager.default.removeItem(at: folder) } }
-        let view = DeskView()
-        let runner = ProjectionRunner(store: store, projections: [view])
+        // The projections `helpdesk serve` runs.
+        let runner = ProjectionRunner(store: store, projections: [DeskView(), Outbox()])
         let t0 = monotonicSeconds()
         try await runner.rebuild(names: [])
         let secs = monotonicSeconds() - t0
