@@ -35,7 +35,8 @@ public protocol Projection: AnyObject, Sendable {
 ///
 /// Read-your-writes: a caller that has just committed up to sequence S calls
 /// `waitUntil(S, projection:)` (the HTTP service does this with the sequence a command returned)
-/// and then sees its own change.
+/// and then sees its own change. Positions move when a batch is folded into memory, before its rows
+/// and checkpoint are written (that write follows at once; a restart resumes from the stored checkpoint).
 public final class ProjectionRunner: Sendable {
     public let store: any EventStore
     public let projections: [any Projection]
@@ -169,6 +170,12 @@ public final class ProjectionRunner: Sendable {
             }
             p.apply(batch)
             let name = p.name, upTo = last
+            // Queries read the in-memory state, which holds the batch now: waiters (read-your-writes)
+            // go on at once instead of after a second durable commit. The rows and the checkpoint
+            // follow in one transaction; should that fail, the rows stay dirty and go with the next
+            // flush, and a restart resumes from the checkpoint that was stored.
+            positions.withLock { $0[name] = upTo }
+            signal.bump()
             if persist {
                 try await store.write { w in
                     try p.flush(into: w)
@@ -176,8 +183,6 @@ public final class ProjectionRunner: Sendable {
                 }
             }
             p.didFlush()
-            positions.withLock { $0[name] = upTo }
-            signal.bump()
             progress?(name, upTo, head)
         }
     }
