@@ -52,8 +52,13 @@ public final class ProjectionRunner: Sendable {
     /// and catch up in memory without writing.
     public let persist: Bool
 
-    public init(store: any EventStore, projections: [any Projection], batchSize: Int = 10_000, persist: Bool = true) {
+    /// Events per batch while rebuilding (a row touched by many events is written once per batch).
+    public let rebuildBatchSize: Int
+
+    public init(store: any EventStore, projections: [any Projection], batchSize: Int = 10_000, persist: Bool = true,
+                rebuildBatchSize: Int = 250_000) {
         self.persist = persist
+        self.rebuildBatchSize = max(1, rebuildBatchSize)
         self.store = store
         self.projections = projections
         self.batchSize = max(1, batchSize)
@@ -135,18 +140,84 @@ public final class ProjectionRunner: Sendable {
             try w.put(Array(name.utf8), Array(String(version).utf8), in: Self.metaDB)
         }
         positions.withLock { $0[name] = 0 }
-        // Larger batches while rebuilding: a row touched by many events is written once per batch.
-        try await catchUp(p, progress: progress, batch: max(batchSize, 250_000))
+        try await catchUp(p, progress: progress, batch: rebuildBatchSize)
     }
 
-    /// Rebuilds the named projections (all when empty).
+    /// Rebuilds the named projections (all when empty) in one pass over the log: each batch is read
+    /// and decoded once and folded into every one of them, and their rows and checkpoints are written
+    /// in one transaction per batch.
     public func rebuild(names: [String], progress: (@Sendable (String, UInt64, UInt64) -> Void)? = nil) async throws {
         let chosen = names.isEmpty ? projections : projections.filter { names.contains($0.name) }
         let unknown = Set(names).subtracting(projections.map(\.name))
         guard unknown.isEmpty else {
             throw EventLogError(.invalidInput, "unknown projection(s): \(unknown.sorted().joined(separator: ", ")); known: \(projections.map(\.name).joined(separator: ", "))")
         }
-        for p in chosen { try await rebuild(p, progress: progress) }
+        guard persist else { throw EventLogError(.readOnly, "projections cannot be rebuilt through a read-only store") }
+        for p in chosen { p.reset() }
+        try await store.write { w in
+            for p in chosen {
+                for db in p.databases { try w.clear(db) }
+                try w.setCheckpoint("proj." + p.name, 0)
+                try w.put(Array(p.name.utf8), Array(String(p.codeVersion).utf8), in: Self.metaDB)
+            }
+        }
+        positions.withLock { for p in chosen { $0[p.name] = 0 } }
+        try await catchUp(together: chosen, progress: progress, batch: rebuildBatchSize)
+    }
+
+    /// Reads the log in batches and folds every batch into each of `ps` (all at the same position).
+    func catchUp(together ps: [any Projection], progress: (@Sendable (String, UInt64, UInt64) -> Void)?, batch batchSize: Int) async throws {
+        guard let first = ps.first else { return }
+        // The next batch is read and decoded on another thread while this one is folded.
+        var ahead: Task<([(event: DeskEvent, record: RecordedEvent)], UInt64), any Error>?
+        defer { ahead?.cancel() }
+        while true {
+            let from = position(first.name) + 1
+            let head = store.committedHead
+            guard from <= head else { return }
+            let (batch, last): ([(event: DeskEvent, record: RecordedEvent)], UInt64)
+            if let pending = ahead {
+                (batch, last) = try await pending.value
+                ahead = nil
+            } else {
+                (batch, last) = try readBatch(from: from, head: head, limit: batchSize)
+            }
+            if last < head {
+                ahead = Task.detached { [self] in try readBatch(from: last + 1, head: head, limit: batchSize) }
+            }
+            for p in ps { p.apply(batch) }
+            let upTo = last
+            positions.withLock { for p in ps { $0[p.name] = upTo } }
+            signal.bump()
+            try await store.write { w in
+                for p in ps {
+                    try p.flush(into: w)
+                    try w.setCheckpoint("proj." + p.name, upTo)
+                }
+            }
+            for p in ps {
+                p.didFlush()
+                progress?(p.name, upTo, head)
+            }
+        }
+    }
+
+    /// The decoded desk events from `from` up to `head`, at most `limit` records; and the last
+    /// sequence read (records of unknown types are skipped but counted).
+    func readBatch(from: UInt64, head: UInt64, limit: Int) throws -> ([(event: DeskEvent, record: RecordedEvent)], UInt64) {
+        var batch: [(event: DeskEvent, record: RecordedEvent)] = []
+        var last = from - 1
+        try store.read { r in
+            try r.forEachRawRecord(from: from) { seq, raw in
+                let rec = try RecordFormat.decode(raw)
+                last = seq
+                if EventCodec.isKnown(rec.type) {
+                    batch.append((try EventCodec.decode(type: rec.type, schemaVersion: rec.schemaVersion, payload: rec.payload), rec))
+                }
+                return seq < head && seq - from + 1 < UInt64(limit)
+            }
+        }
+        return (batch, last)
     }
 
     /// Folds everything committed after `p`'s position, in batches, each flushed with its checkpoint.
@@ -156,18 +227,7 @@ public final class ProjectionRunner: Sendable {
             let from = position(p.name) + 1
             let head = store.committedHead
             guard from <= head else { return }
-            var batch: [(event: DeskEvent, record: RecordedEvent)] = []
-            var last = from - 1
-            try store.read { r in
-                try r.forEachRawRecord(from: from) { seq, raw in
-                    let rec = try RecordFormat.decode(raw)
-                    last = seq
-                    if EventCodec.isKnown(rec.type) {
-                        batch.append((try EventCodec.decode(type: rec.type, schemaVersion: rec.schemaVersion, payload: rec.payload), rec))
-                    }
-                    return seq < head && seq - from + 1 < UInt64(batchSize)
-                }
-            }
+            let (batch, last) = try readBatch(from: from, head: head, limit: batchSize)
             p.apply(batch)
             let name = p.name, upTo = last
             // Queries read the in-memory state, which holds the batch now: waiters (read-your-writes)

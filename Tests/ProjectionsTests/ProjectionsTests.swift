@@ -33,8 +33,8 @@ struct ProjectionsTests {
         try await withTempFolder { url in
             let store = try LMDBEventStore(directory: url)
             defer { store.close() }
-            let live = DeskView()
-            let runner = ProjectionRunner(store: store, projections: [live], batchSize: 333)
+            let live = DeskView(), liveOutbox = Outbox()
+            let runner = ProjectionRunner(store: store, projections: [live, liveOutbox], batchSize: 333)
             try await runner.prepare()
             runner.start()
             let processor = try await generated(store, tickets: 250, seed: 11)
@@ -43,16 +43,20 @@ struct ProjectionsTests {
             runner.stop()
             #expect(runner.position == head)
 
-            // Rebuilt from zero.
-            let rebuilt = DeskView()
-            let r2 = ProjectionRunner(store: store, projections: [rebuilt])
+            // Rebuilt from zero, both projections in one pass over the log.
+            let rebuilt = DeskView(), rebuiltOutbox = Outbox()
+            let r2 = ProjectionRunner(store: store, projections: [rebuilt, rebuiltOutbox], rebuildBatchSize: 700)
             try await r2.rebuild(names: [])
-            #expect(r2.position("desk") == head)
+            #expect(r2.position("desk") == head && r2.position("outbox") == head)
             // Loaded from the rows the rebuild persisted, with its checkpoint.
-            let loaded = DeskView()
-            let r3 = ProjectionRunner(store: store, projections: [loaded])
+            let loaded = DeskView(), loadedOutbox = Outbox()
+            let r3 = ProjectionRunner(store: store, projections: [loaded, loadedOutbox])
             try await r3.prepare()
-            #expect(r3.position("desk") == head)
+            #expect(r3.position("desk") == head && r3.position("outbox") == head)
+            let outbox = liveOutbox.lock.withLock { liveOutbox.entries }
+            #expect(!outbox.isEmpty)
+            #expect(outbox == rebuiltOutbox.lock.withLock { rebuiltOutbox.entries })
+            #expect(outbox == loadedOutbox.lock.withLock { loadedOutbox.entries })
 
             let a = content(live), b = content(rebuilt), c = content(loaded)
             #expect(a.0 == b.0)
