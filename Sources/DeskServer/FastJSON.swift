@@ -1,3 +1,4 @@
+import BusinessTime
 import Foundation
 import Projections
 import SupportDesk
@@ -236,16 +237,8 @@ final class JSONSink {
         let secs = Int64(t.rounded(.down))
         let days = secs >= 0 ? secs / 86_400 : (secs - 86_399) / 86_400
         let rem = secs - days * 86_400
-        // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        let date = LocalDate(dayNumber: Int(days))
+        let (year, month, day) = (Int64(date.year), Int64(date.month), Int64(date.day))
         guard (1...9999).contains(year) else { throw FastJSON.Unsupported(reason: "year \(year)") }
         func two(_ v: Int64) {
             out.append(UInt8(ascii: "0") + UInt8(v / 10))

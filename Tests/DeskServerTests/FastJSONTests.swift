@@ -95,26 +95,14 @@ struct FastJSONTests {
         }
     }
 
-    struct Rng {
-        var s: UInt64
-        mutating func next() -> UInt64 {
-            s &+= 0x9E37_79B9_7F4A_7C15
-            var z = s
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func int(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-    }
-
-    static func text(_ r: inout Rng) -> String {
+    static func text(_ r: inout SplitMix64) -> String {
         // Control characters, quotes, backslashes, slashes, Cyrillic, line separators, emoji.
         let pool: [String] = ["\u{0}", "\u{1}", "\u{8}", "\t", "\n", "\u{b}", "\u{c}", "\r", "\u{1f}", "\u{7f}", "\"", "\\", "/",
                               "a", "Z", " ", "é", "Ж", "я", "\u{2028}", "\u{2029}", "\u{feff}", "😀", "👩‍💻", "e\u{301}", "<", "&"]
         return String((0..<r.int(12)).map { _ in pool[r.int(pool.count)] }.joined())
     }
 
-    static func number(_ r: inout Rng) -> Double {
+    static func number(_ r: inout SplitMix64) -> Double {
         switch r.int(6) {
         case 0: return Double(r.int(2000)) - 1000
         case 1: return Double(r.int(100_000)) / 100
@@ -125,7 +113,7 @@ struct FastJSONTests {
         }
     }
 
-    static func sample(_ r: inout Rng, depth: Int) -> Sample {
+    static func sample(_ r: inout SplitMix64, depth: Int) -> Sample {
         Sample(text: text(&r), optional: r.int(2) == 0 ? nil : text(&r), number: number(&r), float: Float(max(-1e30, min(1e30, number(&r)))),
                int: Int(bitPattern: UInt(r.next())) >> r.int(64), small: Int8(truncatingIfNeeded: r.next()), big: r.next(), flag: r.int(2) == 0,
                when: Date(timeIntervalSince1970: Double(r.int(8_000_000_000)) - 1_000_000_000 + Double(r.int(1000)) / 1000),
@@ -138,7 +126,7 @@ struct FastJSONTests {
 
     @Test("random values: strings with every kind of character, numbers, dates, optionals, dictionaries, nested containers")
     func randomValues() throws {
-        var r = Rng(s: 20261203)
+        var r = SplitMix64(seed: 20261203)
         for round in 0..<400 {
             let s = Self.sample(&r, depth: 2)
             try same(s, "round \(round)")
@@ -190,4 +178,8 @@ struct FastJSONTests {
         #expect(try encodeJSON([Data([1, 2])]) == Array(try foundationEncoder().encode([Data([1, 2])])))
         #expect(throws: (any Error).self) { try encodeJSON([Double.infinity]) }
     }
+}
+
+extension SplitMix64 {
+    mutating func int(_ n: Int) -> Int { Int(next() % UInt64(n)) }
 }
