@@ -20,6 +20,7 @@ struct HTTPBench: AsyncParsableCommand {
     @Option(help: "Port for the server.") var port: Int = 18_181
     @Option(help: "Folder for scratch data.") var dir: String?
     @Flag(help: "Drive the reads from this process even when wrk is installed.") var inProcessReads = false
+    @Flag(help: "Drive the commands with HummingbirdTesting's client in this process (the old generator).") var inProcessCommands = false
 
     func run() async throws {
         var report = Report()
@@ -29,6 +30,10 @@ struct HTTPBench: AsyncParsableCommand {
         var options = ServerOptions(dataDirectory: folder.appendingPathComponent("desk"))
         options.port = port
         options.adminToken = "bench-admin"
+        // No mail out: every "Fixed" answer would otherwise queue a message whose sending (and, without
+        // a sendmail here, failing and retrying) runs through the reads phase. `helpdesk-bench mail`
+        // measures mail.
+        options.mailSender = nil
         let (service, _) = try await DeskService.open(options)
         let app = service.application()
         let serverTask = Task { try await app.runService() }
@@ -46,27 +51,62 @@ struct HTTPBench: AsyncParsableCommand {
         let annaToken = try await Self.call(port, .post, "/tokens", admin, #"{"party":"staff:anna"}"#).body
         let anna = ((try? JSONSerialization.jsonObject(with: Data(annaToken.utf8))) as? [String: Any])?["token"] as? String ?? ""
 
-        // Phase 1: the command mix.
-        let (commands, commandLatencies, failures) = try await phase(connections: connections, seconds: seconds) { client, i in
-            var done: [Double] = []
-            var failed = 0
-            func timed(_ m: HTTPRequest.Method, _ uri: String, _ body: String) async throws -> String {
-                let s = monotonicSeconds()
-                let r = try await client.execute(TestClient.Request(uri, method: m, headers: [.authorization: "Bearer \(anna)", .contentType: "application/json"],
-                                                                    body: ByteBuffer(string: body)))
-                done.append((monotonicSeconds() - s) * 1000)
-                if r.status.code >= 300 { failed += 1 }
-                return r.body.map { String(buffer: $0) } ?? ""
+        // Phase 1: the command mix (open, accept, comment, classify, close), each connection one
+        // ticket after another. By default the load comes from plain blocking sockets on their own
+        // threads (`RawHTTPConnection`): far lighter than an event-loop client in this process.
+        let commandBodies = (
+            accept: "{}", comment: #"{"text":"Fixed"}"#, classify: #"{"type":"incident","criticality":"normal"}"#,
+            close: #"{"evaluation":{"kind":2,"volume":"short","links":1,"screenshots":0,"help":1}}"#)
+        let commands: Int, commandLatencies: [Double], failures: Int
+        var commandGenerator = "blocking sockets"
+        if inProcessCommands {
+            commandGenerator = "in-process"
+            (commands, commandLatencies, failures) = try await phase(connections: connections, seconds: seconds) { client, i in
+                var done: [Double] = []
+                var failed = 0
+                func timed(_ m: HTTPRequest.Method, _ uri: String, _ body: String) async throws -> String {
+                    let s = monotonicSeconds()
+                    let r = try await client.execute(TestClient.Request(uri, method: m, headers: [.authorization: "Bearer \(anna)", .contentType: "application/json"],
+                                                                        body: ByteBuffer(string: body)))
+                    done.append((monotonicSeconds() - s) * 1000)
+                    if r.status.code >= 300 { failed += 1 }
+                    return r.body.map { String(buffer: $0) } ?? ""
+                }
+                let opened = try await timed(.post, "/tickets", Self.openBody(i))
+                guard let n = Self.ticketNumber(Array(opened.utf8)) else { return (done, failed + 1) }
+                _ = try await timed(.post, "/tickets/\(n)/accept", commandBodies.accept)
+                _ = try await timed(.post, "/tickets/\(n)/comments", commandBodies.comment)
+                _ = try await timed(.post, "/tickets/\(n)/classify", commandBodies.classify)
+                _ = try await timed(.post, "/tickets/\(n)/close", commandBodies.close)
+                return (done, failed)
             }
-            let opened = try await timed(.post, "/tickets", "{\"subject\":\"Bench \(i)\",\"body\":\"x\",\"contact\":{\"email\":\"u\(i % 50)@acme.example\"}}")
-            guard let n = ((try? JSONSerialization.jsonObject(with: Data(opened.utf8))) as? [String: Any])?["ticket"] as? Int else { return (done, failed + 1) }
-            _ = try await timed(.post, "/tickets/\(n)/accept", "{}")
-            _ = try await timed(.post, "/tickets/\(n)/comments", #"{"text":"Fixed"}"#)
-            _ = try await timed(.post, "/tickets/\(n)/classify", #"{"type":"incident","criticality":"normal"}"#)
-            _ = try await timed(.post, "/tickets/\(n)/close", #"{"evaluation":{"kind":2,"volume":"short","links":1,"screenshots":0,"help":1}}"#)
-            return (done, failed)
+        } else {
+            let port = self.port, connections = self.connections, seconds = self.seconds
+            (commands, commandLatencies, failures) = try await withCheckedThrowingContinuation { cont in
+                // Its own thread: the generator's threads block, the server's must not.
+                Thread {
+                    cont.resume(with: Result {
+                        try rawLoad(port: port, connections: connections, seconds: seconds) { conn, i, lat in
+                            var failed = 0
+                            func timed(_ path: String, _ body: String) throws -> [UInt8] {
+                                let s = monotonicSeconds()
+                                let r = try conn.send("POST", path, token: anna, body: body)
+                                lat.append((monotonicSeconds() - s) * 1000)
+                                if r.status >= 300 { failed += 1 }
+                                return r.body
+                            }
+                            guard let n = Self.ticketNumber(try timed("/tickets", Self.openBody(i))) else { return failed + 1 }
+                            _ = try timed("/tickets/\(n)/accept", commandBodies.accept)
+                            _ = try timed("/tickets/\(n)/comments", commandBodies.comment)
+                            _ = try timed("/tickets/\(n)/classify", commandBodies.classify)
+                            _ = try timed("/tickets/\(n)/close", commandBodies.close)
+                            return failed
+                        }
+                    })
+                }.start()
+            }
         }
-        report.add("http_commands_per_s", "durable commands over HTTP (\(connections) connections)", Double(commands) / seconds, "commands/s")
+        report.add("http_commands_per_s", "durable commands over HTTP (\(connections) connections, \(commandGenerator))", Double(commands) / seconds, "commands/s")
         report.add("http_commands_p99_ms", "command latency, p99", percentile(commandLatencies, 0.99), "ms")
         report.add("http_command_failures", "commands answered with an error (should be 0)", Double(failures), "")
 
@@ -92,7 +132,15 @@ struct HTTPBench: AsyncParsableCommand {
         report.add("http_reads_per_s", "feed pages and ticket details over HTTP (\(generator))", Double(reads) / seconds, "reads/s")
         report.add("http_reads_p99_ms", "read latency, p99", percentile(readLatencies, 0.99), "ms")
         report.add("http_read_failures", "reads answered with an error (should be 0)", Double(readFailures), "")
-        report.print(json: json, context: ["tickets": String(last), "reads_generator": generator])
+        report.print(json: json, context: ["tickets": String(last), "reads_generator": generator, "commands_generator": commandGenerator])
+    }
+
+    static func openBody(_ i: Int) -> String {
+        "{\"subject\":\"Bench \(i)\",\"body\":\"x\",\"contact\":{\"email\":\"u\(i % 50)@acme.example\"}}"
+    }
+
+    static func ticketNumber(_ body: [UInt8]) -> Int? {
+        ((try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any])?["ticket"] as? Int
     }
 
     static func findWrk() -> String? {
