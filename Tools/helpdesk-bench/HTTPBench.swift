@@ -121,6 +121,23 @@ struct HTTPBench: AsyncParsableCommand {
             (reads, readFailures) = (r.requests, r.errors)
             readLatencies = [r.p99Ms]
             generator = "wrk"
+        } else if !inProcessReads {
+            // No wrk: the same blocking-socket generator as the commands.
+            let port = self.port, connections = self.connections, seconds = self.seconds
+            (reads, readLatencies, readFailures) = try await withCheckedThrowingContinuation { cont in
+                Thread {
+                    cont.resume(with: Result {
+                        try rawLoad(port: port, connections: connections, seconds: seconds) { conn, i, lat in
+                            let uri = i % 2 == 0 ? "/tickets?limit=50" : "/tickets/\(1 + (i * 7919) % max(1, last))"
+                            let s = monotonicSeconds()
+                            let r = try conn.send("GET", uri, token: anna)
+                            lat.append((monotonicSeconds() - s) * 1000)
+                            return r.status == 200 ? 0 : 1
+                        }
+                    })
+                }.start()
+            }
+            generator = "blocking sockets"
         } else {
             (reads, readLatencies, readFailures) = try await phase(connections: connections, seconds: seconds) { client, i in
                 let uri = i % 2 == 0 ? "/tickets?limit=50" : "/tickets/\(1 + (i * 7919) % max(1, last))"
