@@ -322,45 +322,82 @@ public final class DeskView: Projection, @unchecked Sendable {
     static func key(_ kind: Kind, _ rest: [UInt8]) -> [UInt8] { [kind.rawValue] + rest }
     static func be(_ v: UInt64) -> [UInt8] { withUnsafeBytes(of: v.bigEndian) { Array($0) } }
 
-    public func flush(into w: any LogWriter) throws {
-        try lock.withLock {
-            for n in dirtyTickets {
-                guard let t = state.tickets[n] else { continue }
-                try w.put(Self.key(.ticket, Self.be(UInt64(n))), try CompactCoding.encode(TicketRow(ticket: t, activity: activity[n])), in: Self.db)
+    /// The rows changed since the last flush, as they are now (values, so they can be written later).
+    struct Rows: Sendable {
+        var tickets: [(TicketNumber, TicketRow)] = []
+        var contacts: [(ContactId, ContactRow)] = []
+        var organisations: [OrganisationState] = []
+        var account: AccountRow?
+        var evaluations: ArraySlice<EvaluationEntry> = []
+        var timeEntries: ArraySlice<TimeEntry> = []
+
+        func write(into w: any LogWriter) throws {
+            for (n, row) in tickets {
+                try w.put(DeskView.key(.ticket, DeskView.be(UInt64(n))), try CompactCoding.encode(row), in: DeskView.db)
             }
-            for id in dirtyContacts {
-                guard let c = state.contacts[id] else { continue }
-                let portal = (portalHistory[id] ?? []).map { PortalChange(at: $0.at, granted: $0.granted) }
-                let orgs = (everOrganisations[id] ?? []).sorted()
-                try w.put(Self.key(.contact, Array(id.utf8)), try CompactCoding.encode(ContactRow(contact: c, portal: portal, organisations: orgs)), in: Self.db)
+            for (id, row) in contacts {
+                try w.put(DeskView.key(.contact, Array(id.utf8)), try CompactCoding.encode(row), in: DeskView.db)
             }
-            for id in dirtyOrganisations {
-                guard let o = state.organisations[id] else { continue }
-                try w.put(Self.key(.organisation, Array(id.utf8)), try CompactCoding.encode(o), in: Self.db)
+            for o in organisations {
+                try w.put(DeskView.key(.organisation, Array(o.id.utf8)), try CompactCoding.encode(o), in: DeskView.db)
             }
-            if dirtyAccount || !dirtyTickets.isEmpty {
-                let row = AccountRow(account: state.account, lastTicketNumber: state.lastTicketNumber,
-                                     visibility: visibilityHistory.map { VisibilityChange(at: $0.at, settings: $0.settings) })
-                try w.put(Self.key(.account, []), try CompactCoding.encode(row), in: Self.db)
+            if let account {
+                try w.put(DeskView.key(.account, []), try CompactCoding.encode(account), in: DeskView.db)
             }
-            for e in evaluations[flushedEvaluations...] {
-                try w.put(Self.key(.evaluation, Self.be(e.sequence)), try CompactCoding.encode(e), in: Self.db)
+            for e in evaluations {
+                try w.put(DeskView.key(.evaluation, DeskView.be(e.sequence)), try CompactCoding.encode(e), in: DeskView.db)
             }
-            for e in timeEntries[flushedTimeEntries...] {
-                try w.put(Self.key(.time, Self.be(e.sequence)), try CompactCoding.encode(e), in: Self.db)
+            for e in timeEntries {
+                try w.put(DeskView.key(.time, DeskView.be(e.sequence)), try CompactCoding.encode(e), in: DeskView.db)
             }
         }
     }
 
-    public func didFlush() {
-        lock.withLock {
-            dirtyTickets = []
-            dirtyContacts = []
-            dirtyOrganisations = []
-            dirtyAccount = false
-            flushedEvaluations = evaluations.count
-            flushedTimeEntries = timeEntries.count
+    /// The dirty rows (called with the lock held).
+    func dirtyRows() -> Rows {
+        var rows = Rows()
+        rows.tickets = dirtyTickets.compactMap { n in state.tickets[n].map { (n, TicketRow(ticket: $0, activity: activity[n])) } }
+        rows.contacts = dirtyContacts.compactMap { id in
+            state.contacts[id].map { c in
+                (id, ContactRow(contact: c, portal: (portalHistory[id] ?? []).map { PortalChange(at: $0.at, granted: $0.granted) },
+                                organisations: (everOrganisations[id] ?? []).sorted()))
+            }
         }
+        rows.organisations = dirtyOrganisations.compactMap { state.organisations[$0] }
+        if dirtyAccount || !dirtyTickets.isEmpty {
+            rows.account = AccountRow(account: state.account, lastTicketNumber: state.lastTicketNumber,
+                                      visibility: visibilityHistory.map { VisibilityChange(at: $0.at, settings: $0.settings) })
+        }
+        rows.evaluations = evaluations[flushedEvaluations...]
+        rows.timeEntries = timeEntries[flushedTimeEntries...]
+        return rows
+    }
+
+    public func flush(into w: any LogWriter) throws {
+        try lock.withLock { try dirtyRows() }.write(into: w)
+    }
+
+    public func takeFlush() -> (@Sendable (any LogWriter) throws -> Void)? {
+        let rows = lock.withLock {
+            let rows = dirtyRows()
+            forgetDirty()
+            return rows
+        }
+        return { w in try rows.write(into: w) }
+    }
+
+    public func didFlush() {
+        lock.withLock { forgetDirty() }
+    }
+
+    /// Called with the lock held.
+    func forgetDirty() {
+        dirtyTickets = []
+        dirtyContacts = []
+        dirtyOrganisations = []
+        dirtyAccount = false
+        flushedEvaluations = evaluations.count
+        flushedTimeEntries = timeEntries.count
     }
 
     public func load(from r: any LogReader) throws {

@@ -141,6 +141,22 @@ public final class Outbox: Projection, @unchecked Sendable {
 
     public func didFlush() { lock.withLock { dirty = [] } }
 
+    public func takeFlush() -> (@Sendable (any LogWriter) throws -> Void)? {
+        let rows: [(key: String, entry: Entry?)] = lock.withLock {
+            defer { dirty = [] }
+            return dirty.map { ($0, entries[$0]) }
+        }
+        return { w in
+            for (key, entry) in rows {
+                if let entry {
+                    try w.put(Array(key.utf8), try CompactCoding.encode(entry), in: Self.db)
+                } else {
+                    try w.delete(Array(key.utf8), in: Self.db)
+                }
+            }
+        }
+    }
+
     public func load(from r: any LogReader) throws {
         var loaded: [String: Entry] = [:]
         try r.scan(Self.db, from: []) { _, v in

@@ -25,8 +25,17 @@ public protocol Projection: AnyObject, Sendable {
     func flush(into writer: any LogWriter) throws
     /// The flush committed: forget what was dirty.
     func didFlush()
+    /// For rebuilds: takes the rows changed since the last flush as they are now and forgets them as
+    /// dirty (as `flush` + `didFlush` would), returning a writer of exactly those rows that may run
+    /// later — on the log's writer thread while the next batch is folded — and more than once. Nil
+    /// when the projection cannot do that (then the rebuild does not overlap writing and folding).
+    func takeFlush() -> (@Sendable (any LogWriter) throws -> Void)?
     /// Loads the persisted rows (at start, when the stored code version matches).
     func load(from reader: any LogReader) throws
+}
+
+extension Projection {
+    public func takeFlush() -> (@Sendable (any LogWriter) throws -> Void)? { nil }
 }
 
 /// Runs projections over a log: at start each one loads its rows and catches up from its checkpoint
@@ -166,39 +175,67 @@ public final class ProjectionRunner: Sendable {
     }
 
     /// Reads the log in batches and folds every batch into each of `ps` (all at the same position).
+    /// Three things overlap: the next batch is read and decoded on another thread, and — when every
+    /// projection can hand over its changed rows (`takeFlush`) — the rows and checkpoints of a batch
+    /// are written on the log's writer thread while the next batch is folded. Writes stay in order
+    /// (each waits for the one before), so what is stored is always rows and checkpoint of one batch.
+    /// If anything fails the projections are reset, and the error is thrown.
     func catchUp(together ps: [any Projection], progress: (@Sendable (String, UInt64, UInt64) -> Void)?, batch batchSize: Int) async throws {
         guard let first = ps.first else { return }
-        // The next batch is read and decoded on another thread while this one is folded.
         var ahead: Task<([(event: DeskEvent, record: RecordedEvent)], UInt64), any Error>?
+        var writing: Task<Void, any Error>?
         defer { ahead?.cancel() }
-        while true {
-            let from = position(first.name) + 1
-            let head = store.committedHead
-            guard from <= head else { return }
-            let (batch, last): ([(event: DeskEvent, record: RecordedEvent)], UInt64)
-            if let pending = ahead {
-                (batch, last) = try await pending.value
-                ahead = nil
-            } else {
-                (batch, last) = try readBatch(from: from, head: head, limit: batchSize)
-            }
-            if last < head {
-                ahead = Task.detached { [self] in try readBatch(from: last + 1, head: head, limit: batchSize) }
-            }
-            for p in ps { p.apply(batch) }
-            let upTo = last
-            positions.withLock { for p in ps { $0[p.name] = upTo } }
-            signal.bump()
-            try await store.write { w in
-                for p in ps {
-                    try p.flush(into: w)
-                    try w.setCheckpoint("proj." + p.name, upTo)
+        do {
+            while true {
+                let from = position(first.name) + 1
+                let head = store.committedHead
+                guard from <= head else { break }
+                let (batch, last): ([(event: DeskEvent, record: RecordedEvent)], UInt64)
+                if let pending = ahead {
+                    (batch, last) = try await pending.value
+                    ahead = nil
+                } else {
+                    (batch, last) = try readBatch(from: from, head: head, limit: batchSize)
                 }
+                if last < head {
+                    ahead = Task.detached { [self] in try readBatch(from: last + 1, head: head, limit: batchSize) }
+                }
+                for p in ps { p.apply(batch) }
+                let upTo = last
+                // The previous batch's rows must be stored before this one's are taken.
+                try await writing?.value
+                writing = nil
+                let taken = ps.map { $0.takeFlush() }
+                if taken.allSatisfy({ $0 != nil }) {
+                    let writers = taken.compactMap { $0 }, names = ps.map(\.name), store = self.store
+                    writing = Task {
+                        try await store.write { w in
+                            for write in writers { try write(w) }
+                            for name in names { try w.setCheckpoint("proj." + name, upTo) }
+                        }
+                    }
+                } else {
+                    // Not all can: the others flush in place, in the same transaction, and nothing
+                    // is folded meanwhile.
+                    try await store.write { w in
+                        for (p, take) in zip(ps, taken) {
+                            if let take { try take(w) } else { try p.flush(into: w) }
+                            try w.setCheckpoint("proj." + p.name, upTo)
+                        }
+                    }
+                    for (p, take) in zip(ps, taken) where take == nil { p.didFlush() }
+                }
+                positions.withLock { for p in ps { $0[p.name] = upTo } }
+                signal.bump()
+                for p in ps { progress?(p.name, upTo, head) }
             }
-            for p in ps {
-                p.didFlush()
-                progress?(p.name, upTo, head)
-            }
+            try await writing?.value
+        } catch {
+            // What is in memory may be ahead of what was stored and no longer marked dirty.
+            try? await writing?.value
+            for p in ps { p.reset() }
+            positions.withLock { for p in ps { $0[p.name] = 0 } }
+            throw error
         }
     }
 

@@ -312,6 +312,54 @@ extension ProjectionsTests {
         #expect(nonEmpty > filters.count, "the filters match something")
     }
 
+    /// Counts what it folds; its rows fail to be written from the `failAt`-th flush on.
+    final class Failing: Projection, @unchecked Sendable {
+        let name = "failing", codeVersion = 1
+        var databases: [String] { ["proj.failing"] }
+        let lock = NSLock()
+        var folded = 0, flushes = 0
+        let failAt: Int
+        init(failAt: Int) { self.failAt = failAt }
+        func reset() { lock.withLock { folded = 0 } }
+        func apply(_ batch: [(event: DeskEvent, record: RecordedEvent)]) { lock.withLock { folded += batch.count } }
+        func flush(into writer: any LogWriter) throws {}
+        func didFlush() {}
+        func load(from reader: any LogReader) throws {}
+        func takeFlush() -> (@Sendable (any LogWriter) throws -> Void)? {
+            let n = lock.withLock { flushes += 1; return flushes }
+            let failAt = self.failAt
+            return { w in
+                if n >= failAt { throw EventLogError(.invalidInput, "flush \(n) fails") }
+                try w.put([1], [UInt8(n)], in: "proj.failing")
+            }
+        }
+    }
+
+    @Test("a rebuild whose rows cannot be written fails, and leaves no projection ahead of what was stored")
+    func rebuildFailureResets() async throws {
+        try await withTempFolder { url in
+            let store = try LMDBEventStore(directory: url)
+            defer { store.close() }
+            _ = try await generated(store, tickets: 60, seed: 3)
+            let view = DeskView(), failing = Failing(failAt: 3)
+            let runner = ProjectionRunner(store: store, projections: [view, failing], rebuildBatchSize: 100)
+            await #expect(throws: EventLogError.self) { try await runner.rebuild(names: []) }
+            #expect(failing.flushes >= 3)
+            #expect(runner.position("desk") == 0 && runner.position("failing") == 0)
+            #expect(view.read { $0.state.tickets.isEmpty } && failing.folded == 0)
+            // What was stored is the rows and checkpoint of one batch (the second flush): a view loaded
+            // from them and caught up equals one rebuilt whole.
+            let stored = try store.read { try $0.checkpoint("proj.desk") } ?? 0
+            #expect(stored > 0 && stored < store.committedHead)
+            let loaded = DeskView()
+            let r2 = ProjectionRunner(store: store, projections: [loaded])
+            try await r2.prepare()
+            let whole = DeskView()
+            try await ProjectionRunner(store: store, projections: [whole], persist: true).rebuild(names: [])
+            #expect(content(loaded).0 == content(whole).0)
+        }
+    }
+
     @Test("unaccepted, premium first: when the newest unaccepted tickets hold too few premium ones, every unaccepted one is looked at")
     func unacceptedDeepPage() async throws {
         let store = MemoryEventStore()
