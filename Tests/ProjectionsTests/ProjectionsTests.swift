@@ -312,17 +312,59 @@ extension ProjectionsTests {
         #expect(nonEmpty > filters.count, "the filters match something")
     }
 
+    @Test("following commits, rows are written after so many seconds or events, not after every commit; at once on a quiet desk; a restart catches up either way")
+    func lazyFlush() async throws {
+        try await withTempFolder { url in
+            let store = try LMDBEventStore(directory: url)
+            defer { store.close() }
+            // Under load: with a minute between writes, only the first batch is written.
+            let live = DeskView(), counting = Failing(failAt: .max)
+            let runner = ProjectionRunner(store: store, projections: [live, counting], lazyFlushEvents: 1_000_000, lazyFlushSeconds: 60)
+            try await runner.prepare()
+            runner.start()
+            let processor = try await generated(store, tickets: 60, seed: 8)
+            let head = store.committedHead
+            try await runner.waitUntil(head)
+            #expect(runner.position("desk") == head)
+            let (applies, flushes) = counting.lock.withLock { (counting.applies, counting.liveFlushes) }
+            #expect(applies > 2 && flushes == 1, "\(flushes) writes for \(applies) batches")
+            let stored = try store.read { try $0.checkpoint("proj.desk") } ?? 0
+            #expect(stored > 0 && stored < head)
+            runner.stop()
+            // Whatever was stored, a restart loads it and catches up to the same state.
+            let again = DeskView()
+            try await ProjectionRunner(store: store, projections: [again]).prepare()
+            #expect(content(again).0 == content(live).0)
+
+            // A quiet desk: once the interval has passed, the next command is written at once.
+            let quiet = ProjectionRunner(store: store, projections: [DeskView()], lazyFlushSeconds: 0.2)
+            try await quiet.prepare()
+            quiet.start()
+            defer { quiet.stop() }
+            try await Task.sleep(for: .milliseconds(300))
+            let o = try await processor.execute(Command(actor: .staff("olga"), .createOrganisation(id: "lazy", name: "Lazy", tierId: nil, domains: [])))
+            let now = o.sequences.max()!
+            try await quiet.waitUntil(now)
+            var written: UInt64 = 0
+            for _ in 0..<400 where written < now {
+                written = try store.read { try $0.checkpoint("proj.desk") } ?? 0
+                if written < now { try await Task.sleep(for: .milliseconds(5)) }
+            }
+            #expect(written == now)
+        }
+    }
+
     /// Counts what it folds; its rows fail to be written from the `failAt`-th flush on.
     final class Failing: Projection, @unchecked Sendable {
         let name = "failing", codeVersion = 1
         var databases: [String] { ["proj.failing"] }
         let lock = NSLock()
-        var folded = 0, flushes = 0
+        var folded = 0, flushes = 0, applies = 0, liveFlushes = 0
         let failAt: Int
         init(failAt: Int) { self.failAt = failAt }
         func reset() { lock.withLock { folded = 0 } }
-        func apply(_ batch: [(event: DeskEvent, record: RecordedEvent)]) { lock.withLock { folded += batch.count } }
-        func flush(into writer: any LogWriter) throws {}
+        func apply(_ batch: [(event: DeskEvent, record: RecordedEvent)]) { lock.withLock { folded += batch.count; applies += 1 } }
+        func flush(into writer: any LogWriter) throws { lock.withLock { liveFlushes += 1 } }
         func didFlush() {}
         func load(from reader: any LogReader) throws {}
         func takeFlush() -> (@Sendable (any LogWriter) throws -> Void)? {
