@@ -156,8 +156,24 @@ struct HTTPBench: AsyncParsableCommand {
         "{\"subject\":\"Bench \(i)\",\"body\":\"x\",\"contact\":{\"email\":\"u\(i % 50)@acme.example\"}}"
     }
 
+    /// The `"ticket":N` of a command's answer (a byte search: the generator should cost little).
     static func ticketNumber(_ body: [UInt8]) -> Int? {
-        ((try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any])?["ticket"] as? Int
+        let key = Array(#""ticket":"#.utf8)
+        guard body.count > key.count else { return nil }
+        var i = 0
+        while i + key.count <= body.count {
+            if body[i] == key[0], body[i..<i + key.count].elementsEqual(key) {
+                var n = 0, j = i + key.count, digits = 0
+                while j < body.count, body[j] >= 0x30, body[j] <= 0x39 {
+                    n = n * 10 + Int(body[j] - 0x30)
+                    j += 1
+                    digits += 1
+                }
+                return digits > 0 ? n : nil
+            }
+            i += 1
+        }
+        return nil
     }
 
     static func findWrk() -> String? {

@@ -13,6 +13,8 @@ final class RawHTTPConnection {
     private let fd: Int32
     private var buffer: [UInt8] = []
     private var start = 0
+    /// Read into, reused (a fresh 32 KiB array per read cost the generator more than the parsing).
+    private var chunk = [UInt8](repeating: 0, count: 32 * 1024)
 
     init(port: Int) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -37,11 +39,22 @@ final class RawHTTPConnection {
 
     /// Sends one request and reads its response: the status and the body.
     func send(_ method: String, _ path: String, token: String, body: String? = nil) throws -> (status: Int, body: [UInt8]) {
-        var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\n"
-        let payload = Array((body ?? "").utf8)
-        if body != nil { head += "Content-Type: application/json\r\nContent-Length: \(payload.count)\r\n" }
-        head += "\r\n"
-        try writeAll(Array(head.utf8) + payload)
+        var request: [UInt8] = []
+        request.reserveCapacity(256 + (body?.utf8.count ?? 0))
+        request += method.utf8
+        request.append(0x20)
+        request += path.utf8
+        request += " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ".utf8
+        request += token.utf8
+        if let body {
+            request += "\r\nContent-Type: application/json\r\nContent-Length: ".utf8
+            request += String(body.utf8.count).utf8
+            request += "\r\n\r\n".utf8
+            request += body.utf8
+        } else {
+            request += "\r\n\r\n".utf8
+        }
+        try writeAll(request)
         return try readResponse()
     }
 
@@ -63,7 +76,6 @@ final class RawHTTPConnection {
             buffer.removeAll(keepingCapacity: true)
             start = 0
         }
-        var chunk = [UInt8](repeating: 0, count: 32 * 1024)
         while true {
             let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n < 0 && errno == EINTR { continue }
