@@ -328,8 +328,10 @@ public final class DeskView: Projection, @unchecked Sendable {
         var contacts: [(ContactId, ContactRow)] = []
         var organisations: [OrganisationState] = []
         var account: AccountRow?
-        var evaluations: ArraySlice<EvaluationEntry> = []
-        var timeEntries: ArraySlice<TimeEntry> = []
+        // Arrays of their own, not slices: a slice would keep the view's whole array shared, and the
+        // next fold's append would copy all of it.
+        var evaluations: [EvaluationEntry] = []
+        var timeEntries: [TimeEntry] = []
 
         func write(into w: any LogWriter) throws {
             for (n, row) in tickets {
@@ -368,8 +370,8 @@ public final class DeskView: Projection, @unchecked Sendable {
             rows.account = AccountRow(account: state.account, lastTicketNumber: state.lastTicketNumber,
                                       visibility: visibilityHistory.map { VisibilityChange(at: $0.at, settings: $0.settings) })
         }
-        rows.evaluations = evaluations[flushedEvaluations...]
-        rows.timeEntries = timeEntries[flushedTimeEntries...]
+        rows.evaluations = Array(evaluations[flushedEvaluations...])
+        rows.timeEntries = Array(timeEntries[flushedTimeEntries...])
         return rows
     }
 
