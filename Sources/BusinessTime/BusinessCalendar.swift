@@ -132,12 +132,16 @@ extension BusinessCalendar {
     /// A count that ends exactly at closing time returns the closing instant. Negative `seconds` count as 0.
     /// The fractional seconds of `instant` are kept when counting starts inside open hours. Returns ``never`` if unreachable.
     public func adding(businessSeconds seconds: Int64, to instant: Date) -> Date {
+        Self.adding(businessSeconds: seconds, to: instant, alwaysOpen: alwaysOpen, engine: alwaysOpen ? nil : Engine(self))
+    }
+
+    static func adding(businessSeconds seconds: Int64, to instant: Date, alwaysOpen: Bool, engine: Engine?) -> Date {
         let t = instant.timeIntervalSince1970, never = Self.never.timeIntervalSince1970
         guard t < never else { return t.isNaN ? Self.never : instant }
         let t0 = max(t, Date.distantPast.timeIntervalSince1970)
         var remaining = Double(max(0, seconds))
-        if alwaysOpen { return Date(timeIntervalSince1970: min(t0 + remaining, never)) }
-        let e = Engine(self), first = e.localDay(t0), lastDay = Int((never / 86_400).rounded(.down)) - 2
+        guard !alwaysOpen, let e = engine else { return Date(timeIntervalSince1970: min(t0 + remaining, never)) }
+        let first = e.localDay(t0), lastDay = Int((never / 86_400).rounded(.down)) - 2
         var day = first - 1, lastOpen = day
         while day <= lastDay && day - lastOpen <= Self.maxClosedDays {
             if day >= first + 2 {  // every span of this and later days starts after t0: whole weeks may be skipped
@@ -207,6 +211,10 @@ public struct PreparedCalendar: @unchecked Sendable {
 
     public func businessSeconds(from start: Date, to end: Date) -> Int64 {
         BusinessCalendar.businessSeconds(from: start, to: end, alwaysOpen: calendar.alwaysOpen, engine: engine)
+    }
+
+    public func adding(businessSeconds seconds: Int64, to instant: Date) -> Date {
+        BusinessCalendar.adding(businessSeconds: seconds, to: instant, alwaysOpen: calendar.alwaysOpen, engine: engine)
     }
 }
 

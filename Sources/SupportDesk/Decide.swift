@@ -25,7 +25,8 @@ public enum Desk {
         -> (tier: String?, reaction: Date?, resolution: Date?, escalation: Date?) {
         let tierId = organisation.flatMap { state.organisations[$0]?.tierId } ?? state.account.defaultTier
         let tier = tierId.flatMap { state.account.tiers[$0] }
-        let calendar = tier.flatMap { state.account.calendars[$0.calendarId] } ?? .twentyFourSeven()
+        // Prepared once: the zone and intervals are resolved for the (up to) three sums below.
+        let calendar = (tier.flatMap { state.account.calendars[$0.calendarId] } ?? .twentyFourSeven()).prepared()
         func add(_ hours: Double) -> Date? {
             let due = calendar.adding(businessSeconds: Int64((hours * 3600).rounded()), to: at)
             return due == BusinessCalendar.never ? nil : wholeSeconds(due)

@@ -41,7 +41,7 @@ struct HoursTextTests {
 
 @Suite("Prepared calendars")
 struct PreparedCalendarTests {
-    @Test("a prepared calendar counts business seconds exactly as the calendar does")
+    @Test("a prepared calendar counts and adds business seconds exactly as the calendar does")
     func sameAnswers() throws {
         var office = BusinessCalendar(id: "o", name: "Office", timeZone: "Europe/Moscow",
                                       week: [try HoursText.parse("09:00-13:00, 14:00-18:00")] + Array(repeating: try HoursText.parse("10:00-19:00"), count: 4) + [[], []])
@@ -54,6 +54,8 @@ struct PreparedCalendarTests {
                 let a = Date(timeIntervalSince1970: 1_767_000_000 + Double(Int.random(in: 0...5_000_000, using: &rng)))
                 let b = a.addingTimeInterval(Double(Int.random(in: -86_400...2_000_000, using: &rng)))
                 #expect(prepared.businessSeconds(from: a, to: b) == calendar.businessSeconds(from: a, to: b))
+                let n = Int64(Int.random(in: 0...400_000, using: &rng))
+                #expect(prepared.adding(businessSeconds: n, to: a) == calendar.adding(businessSeconds: n, to: a))
             }
         }
     }
