@@ -440,11 +440,11 @@ public final class DeskView: Projection, @unchecked Sendable {
                 }
                 return true
             }
-            for c in state.contacts.values.sorted(by: { $0.id < $1.id }) { contactSearch.set(c.id, ContactSearchIndex.text(of: c)) }
-            // Merged contacts' addresses point at the survivor, as the live fold leaves them.
             for c in state.contacts.values.sorted(by: { $0.id < $1.id }) {
+                contactSearch.set(c.id, ContactSearchIndex.text(of: c))
                 if let into = c.mergedInto { absorbed[into, default: []].append(c.id) }
             }
+            // Merged contacts' addresses point at the survivor, as the live fold leaves them.
             for c in state.contacts.values where c.mergedInto != nil {
                 let survivor = state.survivor(of: c.id)
                 for m in c.emails { state.contactByEmail[normalisedEmail(m)] = survivor }

@@ -127,34 +127,31 @@ public final class Outbox: Projection, @unchecked Sendable {
         if e.isWaiting { schedule.insert(Due(at: e.nextAttemptAt, ticket: e.ticket, comment: e.comment, contact: e.contact)) }
     }
 
-    public func flush(into w: any LogWriter) throws {
-        try lock.withLock {
-            for key in dirty {
-                if let e = entries[key] {
-                    try w.put(Array(key.utf8), try CompactCoding.encode(e), in: Self.db)
-                } else {
-                    try w.delete(Array(key.utf8), in: Self.db)
-                }
+    /// The dirty entries as they are now (nil: gone), called with the lock held.
+    func dirtyRows() -> [(key: String, entry: Entry?)] { dirty.map { ($0, entries[$0]) } }
+
+    static func write(_ rows: [(key: String, entry: Entry?)], into w: any LogWriter) throws {
+        for (key, entry) in rows {
+            if let entry {
+                try w.put(Array(key.utf8), try CompactCoding.encode(entry), in: db)
+            } else {
+                try w.delete(Array(key.utf8), in: db)
             }
         }
+    }
+
+    public func flush(into w: any LogWriter) throws {
+        try Self.write(lock.withLock { dirtyRows() }, into: w)
     }
 
     public func didFlush() { lock.withLock { dirty = [] } }
 
     public func takeFlush() -> (@Sendable (any LogWriter) throws -> Void)? {
-        let rows: [(key: String, entry: Entry?)] = lock.withLock {
+        let rows = lock.withLock {
             defer { dirty = [] }
-            return dirty.map { ($0, entries[$0]) }
+            return dirtyRows()
         }
-        return { w in
-            for (key, entry) in rows {
-                if let entry {
-                    try w.put(Array(key.utf8), try CompactCoding.encode(entry), in: Self.db)
-                } else {
-                    try w.delete(Array(key.utf8), in: Self.db)
-                }
-            }
-        }
+        return { w in try Self.write(rows, into: w) }
     }
 
     public func load(from r: any LogReader) throws {

@@ -240,6 +240,10 @@ extension DeskView {
             // A selective filter starts from its smallest index when that is much smaller than the
             // feed (a dense one finds its page near the top of the feed anyway): the candidates'
             // latest activity, newest first, then the same checks as the walk.
+            /// An open ticket "unaccepted" may show, by its small facts.
+            func unacceptedCandidate(_ f: OpenFacts) -> Bool {
+                f.unaccepted && (filter.status.map { $0 == f.status } ?? true) && (before.map { f.activity < $0 } ?? true)
+            }
             var order: [(UInt64, TicketNumber)]?
             var cutOff = false, unacceptedCandidates = false
             if sparse > 0 {
@@ -255,7 +259,7 @@ extension DeskView {
                     // Open tickets' small facts are cheap to scan whatever their number; only the
                     // newest few candidates are kept (all of them again if those do not fill the page).
                     var top = TopK(max(limit, 1) * 4)
-                    for (n, f) in v.openFacts where f.unaccepted && (filter.status.map { $0 == f.status } ?? true) && (before.map { f.activity < $0 } ?? true) {
+                    for (n, f) in v.openFacts where unacceptedCandidate(f) {
                         top.offer(f.activity, n)
                         if top.offered > top.limit { cutOff = true }
                     }
@@ -297,9 +301,7 @@ extension DeskView {
             var (out, premium, full) = walk(order)
             if cutOff, !full {
                 // The newest candidates did not fill the page: every candidate, in order.
-                let all = v.openFacts.compactMap { n, f in
-                    f.unaccepted && (filter.status.map { $0 == f.status } ?? true) && (before.map { f.activity < $0 } ?? true) ? (f.activity, n) : nil
-                }.sorted { $0.0 > $1.0 }
+                let all = v.openFacts.compactMap { n, f in unacceptedCandidate(f) ? (f.activity, n) : nil }.sorted { $0.0 > $1.0 }
                 (out, premium, full) = walk(all)
             }
             return Array((premium + out).prefix(limit))

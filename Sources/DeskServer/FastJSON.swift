@@ -178,7 +178,7 @@ final class JSONSink {
         if T.self == String.self { return writeString(unsafeBitCast(value, to: String.self)) }
         if T.self == Int.self { return writeInteger(unsafeBitCast(value, to: Int.self)) }
         if T.self == Bool.self { return writeBool(unsafeBitCast(value, to: Bool.self)) }
-        if T.self == Double.self { return try writeDouble(unsafeBitCast(value, to: Double.self)) }
+        if T.self == Double.self { return try writeFloating(unsafeBitCast(value, to: Double.self)) }
         if T.self == Date.self { return try writeDate(unsafeBitCast(value, to: Date.self)) }
         if T.self == UInt64.self { return writeInteger(unsafeBitCast(value, to: UInt64.self)) }
         if T.self == FeedItem.self { return try unsafeBitCast(value, to: FeedItem.self).writeJSON(self) }
@@ -216,16 +216,10 @@ final class JSONSink {
         out.append(contentsOf: v.description.utf8)
     }
 
-    func writeDouble(_ d: Double) throws {
-        guard d.isFinite else { throw FastJSON.Unsupported(reason: "non-finite number") }
-        var s = d.description
-        if s.hasSuffix(".0") { s.removeLast(2) }
-        out.append(contentsOf: s.utf8)
-    }
-
-    func writeFloat(_ f: Float) throws {
-        guard f.isFinite else { throw FastJSON.Unsupported(reason: "non-finite number") }
-        var s = f.description
+    /// Its shortest description, without a trailing ".0" (as `JSONEncoder` writes Double and Float).
+    func writeFloating<F: BinaryFloatingPoint & CustomStringConvertible>(_ v: F) throws {
+        guard v.isFinite else { throw FastJSON.Unsupported(reason: "non-finite number") }
+        var s = v.description
         if s.hasSuffix(".0") { s.removeLast(2) }
         out.append(contentsOf: s.utf8)
     }
@@ -334,8 +328,8 @@ struct JSONKeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
     mutating func encodeNil(forKey key: Key) throws { try sink.objectEntry(frame, key.stringValue); sink.writeNull() }
     mutating func encode(_ value: Bool, forKey key: Key) throws { try sink.objectEntry(frame, key.stringValue); sink.writeBool(value) }
     mutating func encode(_ value: String, forKey key: Key) throws { try sink.objectEntry(frame, key.stringValue); sink.writeString(value) }
-    mutating func encode(_ value: Double, forKey key: Key) throws { try sink.objectEntry(frame, key.stringValue); try sink.writeDouble(value) }
-    mutating func encode(_ value: Float, forKey key: Key) throws { try sink.objectEntry(frame, key.stringValue); try sink.writeFloat(value) }
+    mutating func encode(_ value: Double, forKey key: Key) throws { try sink.objectEntry(frame, key.stringValue); try sink.writeFloating(value) }
+    mutating func encode(_ value: Float, forKey key: Key) throws { try sink.objectEntry(frame, key.stringValue); try sink.writeFloating(value) }
     mutating func encode(_ value: Int, forKey key: Key) throws { try sink.objectEntry(frame, key.stringValue); sink.writeInteger(value) }
     mutating func encode(_ value: Int8, forKey key: Key) throws { try sink.objectEntry(frame, key.stringValue); sink.writeInteger(value) }
     mutating func encode(_ value: Int16, forKey key: Key) throws { try sink.objectEntry(frame, key.stringValue); sink.writeInteger(value) }
@@ -374,8 +368,8 @@ struct JSONUnkeyedContainer: UnkeyedEncodingContainer {
     mutating func encodeNil() throws { try sink.arrayElement(frame); sink.writeNull() }
     mutating func encode(_ value: Bool) throws { try sink.arrayElement(frame); sink.writeBool(value) }
     mutating func encode(_ value: String) throws { try sink.arrayElement(frame); sink.writeString(value) }
-    mutating func encode(_ value: Double) throws { try sink.arrayElement(frame); try sink.writeDouble(value) }
-    mutating func encode(_ value: Float) throws { try sink.arrayElement(frame); try sink.writeFloat(value) }
+    mutating func encode(_ value: Double) throws { try sink.arrayElement(frame); try sink.writeFloating(value) }
+    mutating func encode(_ value: Float) throws { try sink.arrayElement(frame); try sink.writeFloating(value) }
     mutating func encode(_ value: Int) throws { try sink.arrayElement(frame); sink.writeInteger(value) }
     mutating func encode(_ value: Int8) throws { try sink.arrayElement(frame); sink.writeInteger(value) }
     mutating func encode(_ value: Int16) throws { try sink.arrayElement(frame); sink.writeInteger(value) }
@@ -411,8 +405,8 @@ struct JSONSingleValue: SingleValueEncodingContainer {
     mutating func encodeNil() throws { sink.writeNull() }
     mutating func encode(_ value: Bool) throws { sink.writeBool(value) }
     mutating func encode(_ value: String) throws { sink.writeString(value) }
-    mutating func encode(_ value: Double) throws { try sink.writeDouble(value) }
-    mutating func encode(_ value: Float) throws { try sink.writeFloat(value) }
+    mutating func encode(_ value: Double) throws { try sink.writeFloating(value) }
+    mutating func encode(_ value: Float) throws { try sink.writeFloating(value) }
     mutating func encode(_ value: Int) throws { sink.writeInteger(value) }
     mutating func encode(_ value: Int8) throws { sink.writeInteger(value) }
     mutating func encode(_ value: Int16) throws { sink.writeInteger(value) }
