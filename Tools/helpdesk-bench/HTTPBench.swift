@@ -54,9 +54,6 @@ struct HTTPBench: AsyncParsableCommand {
         // Phase 1: the command mix (open, accept, comment, classify, close), each connection one
         // ticket after another. By default the load comes from plain blocking sockets on their own
         // threads (`RawHTTPConnection`): far lighter than an event-loop client in this process.
-        let commandBodies = (
-            accept: "{}", comment: #"{"text":"Fixed"}"#, classify: #"{"type":"incident","criticality":"normal"}"#,
-            close: #"{"evaluation":{"kind":2,"volume":"short","links":1,"screenshots":0,"help":1}}"#)
         let commands: Int, commandLatencies: [Double], failures: Int
         var commandGenerator = "blocking sockets"
         if inProcessCommands {
@@ -74,36 +71,22 @@ struct HTTPBench: AsyncParsableCommand {
                 }
                 let opened = try await timed(.post, "/tickets", Self.openBody(i))
                 guard let n = Self.ticketNumber(Array(opened.utf8)) else { return (done, failed + 1) }
-                _ = try await timed(.post, "/tickets/\(n)/accept", commandBodies.accept)
-                _ = try await timed(.post, "/tickets/\(n)/comments", commandBodies.comment)
-                _ = try await timed(.post, "/tickets/\(n)/classify", commandBodies.classify)
-                _ = try await timed(.post, "/tickets/\(n)/close", commandBodies.close)
+                for (path, body) in Self.followUps(n) { _ = try await timed(.post, path, body) }
                 return (done, failed)
             }
         } else {
-            let port = self.port, connections = self.connections, seconds = self.seconds
-            (commands, commandLatencies, failures) = try await withCheckedThrowingContinuation { cont in
-                // Its own thread: the generator's threads block, the server's must not.
-                Thread {
-                    cont.resume(with: Result {
-                        try rawLoad(port: port, connections: connections, seconds: seconds) { conn, i, lat in
-                            var failed = 0
-                            func timed(_ path: String, _ body: String) throws -> [UInt8] {
-                                let s = monotonicSeconds()
-                                let r = try conn.send("POST", path, token: anna, body: body)
-                                lat.append((monotonicSeconds() - s) * 1000)
-                                if r.status >= 300 { failed += 1 }
-                                return r.body
-                            }
-                            guard let n = Self.ticketNumber(try timed("/tickets", Self.openBody(i))) else { return failed + 1 }
-                            _ = try timed("/tickets/\(n)/accept", commandBodies.accept)
-                            _ = try timed("/tickets/\(n)/comments", commandBodies.comment)
-                            _ = try timed("/tickets/\(n)/classify", commandBodies.classify)
-                            _ = try timed("/tickets/\(n)/close", commandBodies.close)
-                            return failed
-                        }
-                    })
-                }.start()
+            (commands, commandLatencies, failures) = try await rawPhase { conn, i, lat in
+                var failed = 0
+                func timed(_ path: String, _ body: String) throws -> [UInt8] {
+                    let s = monotonicSeconds()
+                    let r = try conn.send("POST", path, token: anna, body: body)
+                    lat.append((monotonicSeconds() - s) * 1000)
+                    if r.status >= 300 { failed += 1 }
+                    return r.body
+                }
+                guard let n = Self.ticketNumber(try timed("/tickets", Self.openBody(i))) else { return failed + 1 }
+                for (path, body) in Self.followUps(n) { _ = try timed(path, body) }
+                return failed
             }
         }
         report.add("http_commands_per_s", "durable commands over HTTP (\(connections) connections, \(commandGenerator))", Double(commands) / seconds, "commands/s")
@@ -123,26 +106,17 @@ struct HTTPBench: AsyncParsableCommand {
             generator = "wrk"
         } else if !inProcessReads {
             // No wrk: the same blocking-socket generator as the commands.
-            let port = self.port, connections = self.connections, seconds = self.seconds
-            (reads, readLatencies, readFailures) = try await withCheckedThrowingContinuation { cont in
-                Thread {
-                    cont.resume(with: Result {
-                        try rawLoad(port: port, connections: connections, seconds: seconds) { conn, i, lat in
-                            let uri = i % 2 == 0 ? "/tickets?limit=50" : "/tickets/\(1 + (i * 7919) % max(1, last))"
-                            let s = monotonicSeconds()
-                            let r = try conn.send("GET", uri, token: anna)
-                            lat.append((monotonicSeconds() - s) * 1000)
-                            return r.status == 200 ? 0 : 1
-                        }
-                    })
-                }.start()
+            (reads, readLatencies, readFailures) = try await rawPhase { conn, i, lat in
+                let s = monotonicSeconds()
+                let r = try conn.send("GET", Self.readURI(i, last: last), token: anna)
+                lat.append((monotonicSeconds() - s) * 1000)
+                return r.status == 200 ? 0 : 1
             }
             generator = "blocking sockets"
         } else {
             (reads, readLatencies, readFailures) = try await phase(connections: connections, seconds: seconds) { client, i in
-                let uri = i % 2 == 0 ? "/tickets?limit=50" : "/tickets/\(1 + (i * 7919) % max(1, last))"
                 let s = monotonicSeconds()
-                let r = try await client.execute(TestClient.Request(uri, method: .get, headers: [.authorization: "Bearer \(anna)"]))
+                let r = try await client.execute(TestClient.Request(Self.readURI(i, last: last), method: .get, headers: [.authorization: "Bearer \(anna)"]))
                 return ([(monotonicSeconds() - s) * 1000], r.status.code == 200 ? 0 : 1)
             }
         }
@@ -150,6 +124,27 @@ struct HTTPBench: AsyncParsableCommand {
         report.add("http_reads_p99_ms", "read latency, p99", percentile(readLatencies, 0.99), "ms")
         report.add("http_read_failures", "reads answered with an error (should be 0)", Double(readFailures), "")
         report.print(json: json, context: ["tickets": String(last), "reads_generator": generator, "commands_generator": commandGenerator])
+    }
+
+    /// The mix after opening ticket `n`: accept, answer, classify, close with an evaluation.
+    static func followUps(_ n: Int) -> [(path: String, body: String)] {
+        [("/tickets/\(n)/accept", "{}"),
+         ("/tickets/\(n)/comments", #"{"text":"Fixed"}"#),
+         ("/tickets/\(n)/classify", #"{"type":"incident","criticality":"normal"}"#),
+         ("/tickets/\(n)/close", #"{"evaluation":{"kind":2,"volume":"short","links":1,"screenshots":0,"help":1}}"#)]
+    }
+
+    /// Read `i`: a feed page or a ticket detail, half each (wrk's script does the same in Lua).
+    static func readURI(_ i: Int, last: Int) -> String {
+        i % 2 == 0 ? "/tickets?limit=50" : "/tickets/\(1 + (i * 7919) % max(1, last))"
+    }
+
+    /// `rawLoad` on a thread of its own: the generator's threads block, the server's must not.
+    func rawPhase(_ step: @escaping @Sendable (RawHTTPConnection, Int, inout [Double]) throws -> Int) async throws -> (Int, [Double], Int) {
+        let port = self.port, connections = self.connections, seconds = self.seconds
+        return try await withCheckedThrowingContinuation { cont in
+            Thread { cont.resume(with: Result { try rawLoad(port: port, connections: connections, seconds: seconds, step: step) }) }.start()
+        }
     }
 
     static func openBody(_ i: Int) -> String {
