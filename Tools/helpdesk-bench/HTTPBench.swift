@@ -100,7 +100,11 @@ struct HTTPBench: AsyncParsableCommand {
         var reads = 0, readLatencies: [Double] = [], readFailures = 0
         var generator = "in-process"
         if !inProcessReads, let wrk = Self.findWrk() {
-            let r = try Self.runWrk(wrk, port: port, token: anna, last: last, connections: connections, seconds: seconds)
+            // On its own thread: waiting for wrk must not hold one of the threads that run the server.
+            let (port, connections, seconds) = (port, connections, seconds)
+            let r = try await withCheckedThrowingContinuation { cont in
+                Thread { cont.resume(with: Result { try Self.runWrk(wrk, port: port, token: anna, last: last, connections: connections, seconds: seconds) }) }.start()
+            }
             (reads, readFailures) = (r.requests, r.errors)
             readLatencies = [r.p99Ms]
             generator = "wrk"
