@@ -44,6 +44,12 @@ public final class DeskView: Projection, @unchecked Sendable {
     static let db = "proj.desk"
 
     let lock = NSLock()
+    /// Moves whenever what the queries see changes (each folded batch, a reset, a load): an answer
+    /// made at one generation is still the answer while the generation is the same.
+    public private(set) var generation: UInt64 = 0
+    /// Moves at each reset: a ticket's `version` names its state only within one epoch (a rebuild by
+    /// newer code may fold the same events differently).
+    public private(set) var epoch: UInt64 = 0
     var state = DeskState()
     var activity: [TicketNumber: Activity] = [:]
     /// Append-only (sequence, ticket) in activity order; entries older than a ticket's current
@@ -96,6 +102,8 @@ public final class DeskView: Projection, @unchecked Sendable {
 
     public func reset() {
         lock.withLock {
+            generation &+= 1
+            epoch &+= 1
             state = DeskState()
             activity = [:]
             feed = []
@@ -135,6 +143,7 @@ public final class DeskView: Projection, @unchecked Sendable {
     public func apply(_ batch: [(event: DeskEvent, record: RecordedEvent)]) {
         lock.withLock {
             for (event, record) in batch { fold(event, record) }
+            generation &+= 1
         }
     }
 
@@ -459,6 +468,7 @@ public final class DeskView: Projection, @unchecked Sendable {
             for k in byOrganisation.keys { byOrganisation[k]!.sort() }
             flushedEvaluations = evaluations.count
             flushedTimeEntries = timeEntries.count
+            generation &+= 1
         }
     }
 }

@@ -32,6 +32,15 @@ public struct ClientTicket: Sendable, Hashable, Codable {
     public var comments: [ClientComment]
 }
 
+/// A page of the Chronicle and how long it stays true: until the view's `generation` moves (any
+/// change), or — as time alone turns an item overdue — until just after `freshUntil`.
+public struct FeedPage: Sendable, Hashable {
+    public var items: [FeedItem]
+    public var generation: UInt64
+    /// The page holds while `now <= freshUntil` (nil: no item turns overdue by time alone).
+    public var freshUntil: Date?
+}
+
 public struct FeedItem: Sendable, Hashable, Codable {
     public var number: TicketNumber
     public var subject: String
@@ -213,13 +222,20 @@ extension DeskView {
     /// tickets) and pick the newest matches, without walking the whole feed.
     public func staffFeed(staff: StaffId, filter: FeedFilter = FeedFilter(), now: Date, limit: Int = 50,
                           before: UInt64? = nil) -> [FeedItem] {
+        staffFeed(staff: staff, filter: filter, now: now, limit: limit, before: before, sparse: 8).items
+    }
+
+    /// The same page, with what a cache of it needs to know (`FeedPage`).
+    public func staffFeedPage(staff: StaffId, filter: FeedFilter = FeedFilter(), now: Date, limit: Int = 50,
+                              before: UInt64? = nil) -> FeedPage {
         staffFeed(staff: staff, filter: filter, now: now, limit: limit, before: before, sparse: 8)
     }
 
     /// An index is used when it is smaller than the feed divided by `sparse` (0: never, always walk;
     /// 1: nearly always — the tests compare both ways).
-    func staffFeed(staff: StaffId, filter: FeedFilter, now: Date, limit: Int, before: UInt64?, sparse: Int) -> [FeedItem] {
+    func staffFeed(staff: StaffId, filter: FeedFilter, now: Date, limit: Int, before: UInt64?, sparse: Int) -> FeedPage {
         read { v in
+            var freshUntil: Date?
             func matches(_ t: TicketState) -> Bool {
                 guard !t.spam, t.mergedInto == nil, t.involves(staff) else { return false }
                 if filter.mine, t.responsible != staff, !t.coExecutors.contains(staff) { return false }
@@ -232,7 +248,8 @@ extension DeskView {
                 return true
             }
             func item(_ n: TicketNumber, _ t: TicketState, _ act: Activity) -> FeedItem {
-                FeedItem(number: n, subject: t.subject, status: t.status, marker: Self.marker(t), premium: t.premium,
+                if let turn = Self.overdueTurn(t, after: now) { freshUntil = min(freshUntil ?? turn, turn) }
+                return FeedItem(number: n, subject: t.subject, status: t.status, marker: Self.marker(t), premium: t.premium,
                          unaccepted: t.responsible == nil && t.status.isOpen, overdue: Self.overdue(t, now: now),
                          responsible: t.responsible, level: t.level, type: t.classification.type,
                          criticality: t.classification.criticality, activity: act)
@@ -304,7 +321,7 @@ extension DeskView {
                 let all = v.openFacts.compactMap { n, f in unacceptedCandidate(f) ? (f.activity, n) : nil }.sorted { $0.0 > $1.0 }
                 (out, premium, full) = walk(all)
             }
-            return Array((premium + out).prefix(limit))
+            return FeedPage(items: Array((premium + out).prefix(limit)), generation: v.generation, freshUntil: freshUntil)
         }
     }
 
@@ -376,6 +393,16 @@ extension DeskView {
                         activity: activity[n] ?? Activity(sequence: 0, at: t.openedAt, type: "TicketOpened", actor: nil))
     }
 
+    /// The last instant at which `overdue(t, now:)` still gives what it gives at `now`, when it
+    /// will change by time alone (nil: it will not): the earliest due time not yet passed.
+    static func overdueTurn(_ t: TicketState, after now: Date) -> Date? {
+        guard t.status.isOpen else { return nil }
+        var turn: Date?
+        if t.firstResponseAt == nil, let due = t.reactionDue, due >= now { turn = due }
+        if let due = t.resolutionDue, due >= now { turn = min(turn ?? due, due) }
+        return turn
+    }
+
     static func overdue(_ t: TicketState, now: Date) -> Bool {
         guard t.status.isOpen else { return false }
         if t.firstResponseAt == nil, let due = t.reactionDue, now > due { return true }
@@ -406,15 +433,24 @@ extension DeskView {
 
     /// Everything staff see about a ticket; nil when it does not exist.
     public func ticketDetail(_ number: TicketNumber, now: Date) -> TicketDetail? {
-        read { v in
-            guard let t = v.state.tickets[number] else { return nil }
-            let reactionBreached = t.reactionDue.map { (t.firstResponseAt ?? now) > $0 } ?? false
-            let resolutionBreached = t.resolutionDue.map { (t.resolvedAt ?? t.closedAt ?? now) > $0 } ?? false
-            return TicketDetail(ticket: t, contactName: v.authorName(.contact(t.contact)),
-                                organisationName: t.organisation.flatMap { v.state.organisations[$0]?.name },
-                                tierName: t.tierId.flatMap { v.state.account.tiers[$0]?.name }, activity: v.activity[number],
-                                reactionBreached: reactionBreached, resolutionBreached: resolutionBreached)
-        }
+        read { v in v.detail(number, now: now) }
+    }
+
+    /// The detail and the view's `epoch` it was read in (a ticket's rendering is known by its
+    /// number, version and epoch).
+    public func ticketDetailInEpoch(_ number: TicketNumber, now: Date) -> (detail: TicketDetail, epoch: UInt64)? {
+        read { v in v.detail(number, now: now).map { ($0, v.epoch) } }
+    }
+
+    /// Called with the lock held.
+    func detail(_ number: TicketNumber, now: Date) -> TicketDetail? {
+        guard let t = state.tickets[number] else { return nil }
+        let reactionBreached = t.reactionDue.map { (t.firstResponseAt ?? now) > $0 } ?? false
+        let resolutionBreached = t.resolutionDue.map { (t.resolvedAt ?? t.closedAt ?? now) > $0 } ?? false
+        return TicketDetail(ticket: t, contactName: authorName(.contact(t.contact)),
+                            organisationName: t.organisation.flatMap { state.organisations[$0]?.name },
+                            tierName: t.tierId.flatMap { state.account.tiers[$0]?.name }, activity: activity[number],
+                            reactionBreached: reactionBreached, resolutionBreached: resolutionBreached)
     }
 
     public var lastTicketNumber: TicketNumber { read { $0.state.lastTicketNumber } }

@@ -39,6 +39,8 @@ public struct ServerOptions: Sendable {
     public var secureCookies = true
     /// Seconds between keep-alive comments on `/live` streams.
     public var liveHeartbeat: TimeInterval = 15
+    /// Reuse rendered Chronicle pages and tickets while they hold (`ReadCache`); off for comparisons.
+    public var readCache = true
 
     public init(dataDirectory: URL) { self.dataDirectory = dataDirectory }
 }
@@ -60,6 +62,8 @@ public final class DeskService: Sendable {
     let viewers = Viewers()
     /// What each staff member has seen: the Chronicle's unread marks.
     let seen = SeenMarks()
+    /// Rendered Chronicle pages and tickets, reused while they hold (`ReadCache`).
+    let readCache: ReadCache
 
     /// Opens (and on an empty folder creates) the desk. Returns the first admin's token when it created one.
     public static func open(_ options: ServerOptions, clock: any DeskClock = SystemClock(),
@@ -121,6 +125,7 @@ public final class DeskService: Sendable {
         self.runner = runner
         self.clock = clock
         self.options = options
+        self.readCache = ReadCache(limits: .init(enabled: options.readCache))
     }
 
     /// Stops the projections and closes the log (finishing every queued commit).

@@ -426,14 +426,8 @@ struct JSONSingleValue: SingleValueEncodingContainer {
 extension FeedItem {
     /// The synthesized `Encodable`'s keys in sorted order; `FastJSONTests` compares with `JSONEncoder`.
     func writeJSON(_ w: JSONSink) throws {
-        w.raw("{\"activity\":{")
-        var first = true
-        if let actor = activity.actor { w.raw("\"actor\":"); w.writeString(actor); first = false }
-        if !first { w.raw(",") }
-        w.raw("\"at\":"); try w.writeDate(activity.at)
-        w.raw(",\"sequence\":"); w.writeInteger(activity.sequence)
-        w.raw(",\"type\":"); w.writeString(activity.type)
-        w.raw("}")
+        w.raw("{\"activity\":")
+        try activity.writeJSON(w)
         if let c = criticality { w.raw(",\"criticality\":"); w.writeString(c.rawValue) }
         w.raw(",\"level\":"); w.writeInteger(level.rawValue)
         w.raw(",\"marker\":"); w.writeString(marker.rawValue)
@@ -446,5 +440,35 @@ extension FeedItem {
         if let t = type { w.raw(",\"type\":"); w.writeString(t.rawValue) }
         w.raw(",\"unaccepted\":"); w.writeBool(unaccepted)
         w.raw("}")
+    }
+}
+
+extension Activity {
+    func writeJSON(_ w: JSONSink) throws {
+        w.raw("{")
+        if let actor { w.raw("\"actor\":"); w.writeString(actor); w.raw(",") }
+        w.raw("\"at\":"); try w.writeDate(at)
+        w.raw(",\"sequence\":"); w.writeInteger(sequence)
+        w.raw(",\"type\":"); w.writeString(type)
+        w.raw("}")
+    }
+}
+
+extension TicketDetail {
+    /// The detail with its `ticket` already rendered (`ticketJSON`, as `encodeJSON(ticket)` gives it):
+    /// the same bytes as `encodeJSON(self)`, which `FastJSONTests` checks.
+    func json(ticketJSON: [UInt8]) throws -> [UInt8] {
+        let w = JSONSink()
+        w.out.reserveCapacity(ticketJSON.count + 256)
+        w.raw("{")
+        if let activity { w.raw("\"activity\":"); try activity.writeJSON(w); w.raw(",") }
+        w.raw("\"contactName\":"); w.writeString(contactName)
+        if let organisationName { w.raw(",\"organisationName\":"); w.writeString(organisationName) }
+        w.raw(",\"reactionBreached\":"); w.writeBool(reactionBreached)
+        w.raw(",\"resolutionBreached\":"); w.writeBool(resolutionBreached)
+        w.raw(",\"ticket\":"); w.out.append(contentsOf: ticketJSON)
+        if let tierName { w.raw(",\"tierName\":"); w.writeString(tierName) }
+        w.raw("}")
+        return w.out
     }
 }

@@ -340,9 +340,14 @@ let jsonDecoder: JSONDecoder = {
 }()
 
 func jsonResponse<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok, etag: UInt64? = nil) throws -> Response {
+    jsonResponse(bytes: try encodeJSON(value), status: status, etag: etag)
+}
+
+/// A response of JSON already rendered.
+func jsonResponse(bytes: [UInt8], status: HTTPResponse.Status = .ok, etag: UInt64? = nil) -> Response {
     var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
     if let etag { headers[.eTag] = "\"\(etag)\"" }
-    return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try encodeJSON(value))))
+    return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
 }
 
 /// The API's JSON: sorted keys (a retried command answers byte for byte the same), ISO 8601 dates,

@@ -153,7 +153,14 @@ extension DeskService {
             }
             f.responsible = req.query("responsible")
             let before = req.query("before").flatMap { UInt64($0) }
-            return try jsonResponse(self.view.staffFeed(staff: p.party.staffId ?? "", filter: f, now: self.clock.now(), limit: limit, before: before))
+            let staff = p.party.staffId ?? "", now = self.clock.now()
+            // The same page for the same question while nothing changed (`ReadCache`).
+            let key = ReadCache.PageKey(staff: staff, filter: f, limit: limit, before: before)
+            if let kept = self.readCache.page(key, generation: self.view.generation, now: now) { return jsonResponse(bytes: kept) }
+            let page = self.view.staffFeedPage(staff: staff, filter: f, now: now, limit: limit, before: before)
+            let bytes = try encodeJSON(page.items)
+            self.readCache.keep(key, ReadCache.Page(generation: page.generation, freshUntil: page.freshUntil, bytes: bytes))
+            return jsonResponse(bytes: bytes)
         }
         router.get("/tickets/{n}") { req, ctx in
             let p = try ctx.require()
@@ -162,8 +169,10 @@ extension DeskService {
                 guard let t = self.view.clientTicket(contact: id, number: n) else { throw APIError(.notFound, "not-found", "no ticket #\(n)") }
                 return try jsonResponse(t)
             }
-            guard let d = self.view.ticketDetail(n, now: self.clock.now()) else { throw APIError(.notFound, "not-found", "no ticket #\(n)") }
-            return try jsonResponse(d, etag: d.ticket.version)
+            guard let (d, epoch) = self.view.ticketDetailInEpoch(n, now: self.clock.now()) else { throw APIError(.notFound, "not-found", "no ticket #\(n)") }
+            // The ticket's own JSON is rendered once per version (`ReadCache`); the rest each time.
+            let bytes = try (try? d.json(ticketJSON: try self.readCache.json(of: d.ticket, epoch: epoch))) ?? encodeJSON(d)
+            return jsonResponse(bytes: bytes, etag: d.ticket.version)
         }
         func ticketCommand<B: Decodable>(_ path: String, _ body: B.Type, _ fields: Set<String>,
                                          _ make: @escaping @Sendable (Int, B) throws -> CommandBody) {

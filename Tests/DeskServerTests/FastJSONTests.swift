@@ -33,6 +33,12 @@ struct FastJSONTests {
         for n in 1...view.lastTicketNumber {
             if let d = view.ticketDetail(n, now: now) {
                 try same(d, "ticket \(n)")
+                // The route's way: the ticket rendered on its own (kept by ReadCache), the rest around it.
+                let expected = Array(try foundationEncoder().encode(d))
+                #expect(try d.json(ticketJSON: try encodeJSON(d.ticket)) == expected, "detail of ticket \(n) around its rendered ticket")
+                var bare = d
+                (bare.activity, bare.organisationName, bare.tierName) = (nil, nil, nil)
+                #expect(try bare.json(ticketJSON: try encodeJSON(bare.ticket)) == Array(try foundationEncoder().encode(bare)), "ticket \(n) without the optionals")
                 details += 1
             }
         }

@@ -295,16 +295,16 @@ extension ProjectionsTests {
         for s in staff {
             for f in filters {
                 for limit in [1, 7, 500] {
-                    let indexed = view.staffFeed(staff: s, filter: f, now: now, limit: limit, before: nil, sparse: 1)
-                    let walked = view.staffFeed(staff: s, filter: f, now: now, limit: limit, before: nil, sparse: 0)
+                    let indexed = view.staffFeed(staff: s, filter: f, now: now, limit: limit, before: nil, sparse: 1).items
+                    let walked = view.staffFeed(staff: s, filter: f, now: now, limit: limit, before: nil, sparse: 0).items
                     #expect(indexed == walked, "\(s) \(f) limit \(limit)")
                     if !f.premiumFirst {
                         #expect(walked.map(\.number) == Array(reference(s, f).prefix(limit)), "\(s) \(f) limit \(limit)")
                     }
                     if !indexed.isEmpty { nonEmpty += 1 }
                     if let mid = walked.dropFirst(walked.count / 2).first?.activity.sequence {
-                        #expect(view.staffFeed(staff: s, filter: f, now: now, limit: limit, before: mid, sparse: 1)
-                                == view.staffFeed(staff: s, filter: f, now: now, limit: limit, before: mid, sparse: 0))
+                        #expect(view.staffFeed(staff: s, filter: f, now: now, limit: limit, before: mid, sparse: 1).items
+                                == view.staffFeed(staff: s, filter: f, now: now, limit: limit, before: mid, sparse: 0).items)
                     }
                 }
             }
@@ -425,9 +425,9 @@ extension ProjectionsTests {
         f.premiumFirst = true
         var checked = 0
         for s in view.read({ $0.state.account.staff.keys.sorted() }) {
-            let indexed = view.staffFeed(staff: s, filter: f, now: now, limit: 2, before: nil, sparse: 1)
-            #expect(indexed == view.staffFeed(staff: s, filter: f, now: now, limit: 2, before: nil, sparse: 8), "\(s)")
-            #expect(indexed == view.staffFeed(staff: s, filter: f, now: now, limit: 2, before: nil, sparse: 0), "\(s)")
+            let indexed = view.staffFeed(staff: s, filter: f, now: now, limit: 2, before: nil, sparse: 1).items
+            #expect(indexed == view.staffFeed(staff: s, filter: f, now: now, limit: 2, before: nil, sparse: 8).items, "\(s)")
+            #expect(indexed == view.staffFeed(staff: s, filter: f, now: now, limit: 2, before: nil, sparse: 0).items, "\(s)")
             guard view.read({ $0.state.tickets[opened[0]]!.involves(s) }) else { continue }
             #expect(indexed.map(\.number) == [opened[2], opened[1]], "\(s)")
             checked += 1

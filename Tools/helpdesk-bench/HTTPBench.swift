@@ -22,6 +22,8 @@ struct HTTPBench: AsyncParsableCommand {
     @Flag(help: "Drive the reads from this process even when wrk is installed.") var inProcessReads = false
     @Flag(help: "Drive the commands with HummingbirdTesting's client in this process (the old generator).") var inProcessCommands = false
 
+    @Flag(help: "Serve every read afresh (no reuse of rendered Chronicle pages and tickets).") var noReadCache = false
+
     func run() async throws {
         var report = Report()
         report.jsonOnly = json
@@ -34,6 +36,7 @@ struct HTTPBench: AsyncParsableCommand {
         // a sendmail here, failing and retrying) runs through the reads phase. `helpdesk-bench mail`
         // measures mail.
         options.mailSender = nil
+        options.readCache = !noReadCache
         let (service, _) = try await DeskService.open(options)
         let app = service.application()
         let serverTask = Task { try await app.runService() }
@@ -127,7 +130,7 @@ struct HTTPBench: AsyncParsableCommand {
         report.add("http_reads_per_s", "feed pages and ticket details over HTTP (\(generator))", Double(reads) / seconds, "reads/s")
         report.add("http_reads_p99_ms", "read latency, p99", percentile(readLatencies, 0.99), "ms")
         report.add("http_read_failures", "reads answered with an error (should be 0)", Double(readFailures), "")
-        report.print(json: json, context: ["tickets": String(last), "reads_generator": generator, "commands_generator": commandGenerator])
+        report.print(json: json, context: ["tickets": String(last), "reads_generator": generator, "commands_generator": commandGenerator, "read_cache": noReadCache ? "off" : "on"])
     }
 
     /// The mix after opening ticket `n`: accept, answer, classify, close with an evaluation.
