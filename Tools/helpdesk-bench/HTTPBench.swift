@@ -55,10 +55,11 @@ struct HTTPBench: AsyncParsableCommand {
         let anna = ((try? JSONSerialization.jsonObject(with: Data(annaToken.utf8))) as? [String: Any])?["token"] as? String ?? ""
 
         // Phase 1: the command mix (open, accept, comment, classify, close), each connection one
-        // ticket after another. By default the load comes from plain blocking sockets on their own
-        // threads (`RawHTTPConnection`): far lighter than an event-loop client in this process.
+        // ticket after another. By default the load comes from `polledLoad`: two threads each waiting
+        // on its share of plain sockets at once, as wrk does — far lighter than an event-loop client in this
+        // process, or a blocking thread per connection.
         let commands: Int, commandLatencies: [Double], failures: Int
-        var commandGenerator = "blocking sockets"
+        var commandGenerator = "poll"
         if inProcessCommands {
             commandGenerator = "in-process"
             (commands, commandLatencies, failures) = try await phase(connections: connections, seconds: seconds) { client, i in
@@ -78,18 +79,23 @@ struct HTTPBench: AsyncParsableCommand {
                 return (done, failed)
             }
         } else {
-            (commands, commandLatencies, failures) = try await rawPhase { conn, i, lat in
-                var failed = 0
-                func timed(_ path: String, _ body: String) throws -> [UInt8] {
-                    let s = monotonicSeconds()
-                    let r = try conn.send("POST", path, token: anna, body: body)
-                    lat.append((monotonicSeconds() - s) * 1000)
-                    if r.status >= 300 { failed += 1 }
-                    return r.body
+            (commands, commandLatencies, failures) = try await polledPhase(token: anna) { c in
+                // Open, then the four follow-ups on the ticket the answer names; then the next ticket.
+                var i = c * 1_000_000, n = 0, next = 0
+                return { last in
+                    if next == 1, let last {
+                        n = Self.ticketNumber(Array(last.body)) ?? 0
+                        if n == 0 { next = 0 }
+                    }
+                    if next == 0 {
+                        i += 1
+                        next = 1
+                        return LoadRequest(method: "POST", path: "/tickets", body: Self.openBody(i))
+                    }
+                    let f = Self.followUps(n)[next - 1]
+                    next = next == 4 ? 0 : next + 1
+                    return LoadRequest(method: "POST", path: f.path, body: f.body)
                 }
-                guard let n = Self.ticketNumber(try timed("/tickets", Self.openBody(i))) else { return failed + 1 }
-                for (path, body) in Self.followUps(n) { _ = try timed(path, body) }
-                return failed
             }
         }
         report.add("http_commands_per_s", "durable commands over HTTP (\(connections) connections, \(commandGenerator))", Double(commands) / seconds, "commands/s")
@@ -112,14 +118,15 @@ struct HTTPBench: AsyncParsableCommand {
             readLatencies = [r.p99Ms]
             generator = "wrk"
         } else if !inProcessReads {
-            // No wrk: the same blocking-socket generator as the commands.
-            (reads, readLatencies, readFailures) = try await rawPhase { conn, i, lat in
-                let s = monotonicSeconds()
-                let r = try conn.send("GET", Self.readURI(i, last: last), token: anna)
-                lat.append((monotonicSeconds() - s) * 1000)
-                return r.status == 200 ? 0 : 1
+            // No wrk: the same generator as the commands.
+            (reads, readLatencies, readFailures) = try await polledPhase(token: anna) { c in
+                var i = c * 1_000_000
+                return { _ in
+                    i += 1
+                    return LoadRequest(method: "GET", path: Self.readURI(i, last: last), body: nil)
+                }
             }
-            generator = "blocking sockets"
+            generator = commandGenerator
         } else {
             (reads, readLatencies, readFailures) = try await phase(connections: connections, seconds: seconds) { client, i in
                 let s = monotonicSeconds()
@@ -146,11 +153,13 @@ struct HTTPBench: AsyncParsableCommand {
         i % 2 == 0 ? "/tickets?limit=50" : "/tickets/\(1 + (i * 7919) % max(1, last))"
     }
 
-    /// `rawLoad` on a thread of its own: the generator's threads block, the server's must not.
-    func rawPhase(_ step: @escaping @Sendable (RawHTTPConnection, Int, inout [Double]) throws -> Int) async throws -> (Int, [Double], Int) {
+    /// `polledLoad` waited for on a thread of its own: the server's threads must not block.
+    func polledPhase(token: String, _ conversation: @escaping @Sendable (Int) -> Conversation) async throws -> (Int, [Double], Int) {
         let port = self.port, connections = self.connections, seconds = self.seconds
         return try await withCheckedThrowingContinuation { cont in
-            Thread { cont.resume(with: Result { try rawLoad(port: port, connections: connections, seconds: seconds, step: step) }) }.start()
+            Thread {
+                cont.resume(with: Result { try polledLoad(port: port, connections: connections, seconds: seconds, token: token, conversation: conversation) })
+            }.start()
         }
     }
 
