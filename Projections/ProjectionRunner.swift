@@ -63,6 +63,7 @@ public final class ProjectionRunner: Sendable {
 
     /// Events per batch while rebuilding (a row touched by many events is written once per batch).
     public let rebuildBatchSize: Int
+    public static let defaultRebuildBatchSize = 100_000
     /// While following commits: write rows and checkpoint after this many events or seconds.
     public let lazyFlushEvents: Int
     public let lazyFlushSeconds: Double
@@ -70,7 +71,7 @@ public final class ProjectionRunner: Sendable {
     private let unflushed = Mutex<[String: (lastWrite: Double, events: Int)]>([:])
 
     public init(store: any EventStore, projections: [any Projection], batchSize: Int = 10_000, persist: Bool = true,
-                rebuildBatchSize: Int = 250_000, lazyFlushEvents: Int = 5_000, lazyFlushSeconds: Double = 0.5) {
+                rebuildBatchSize: Int = ProjectionRunner.defaultRebuildBatchSize, lazyFlushEvents: Int = 5_000, lazyFlushSeconds: Double = 0.5) {
         self.persist = persist
         self.lazyFlushEvents = max(1, lazyFlushEvents)
         self.lazyFlushSeconds = lazyFlushSeconds
@@ -212,6 +213,9 @@ public final class ProjectionRunner: Sendable {
                 // The previous batch's rows must be stored before this one's are taken.
                 try await writing?.value
                 writing = nil
+                // What was read of the file so far (the log, the rows it wrote over) need not stay
+                // resident: a rebuild reads each part of the log once.
+                store.releaseReadPages()
                 let taken = ps.map { $0.takeFlush() }
                 if taken.allSatisfy({ $0 != nil }) {
                     let writers = taken.compactMap { $0 }, names = ps.map(\.name), store = self.store

@@ -84,6 +84,14 @@ public protocol EventStore: AnyObject, Sendable {
     func waitForCommit(after sequence: UInt64) async throws
     /// Finishes in-flight commits and releases the store.
     func close()
+    /// Tells the system this process no longer needs the pages it has read through a memory map
+    /// (they stay in the page cache; the next read maps them again). A long scan — a rebuild —
+    /// calls it between batches so that the log it has read does not stay in its resident memory.
+    func releaseReadPages()
+}
+
+extension EventStore {
+    public func releaseReadPages() {}
 }
 
 extension EventStore {

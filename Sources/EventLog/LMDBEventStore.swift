@@ -395,6 +395,29 @@ public final class LMDBEventStore: EventStore, @unchecked Sendable {
         growths.add(1, ordering: .relaxed)
     }
 
+    /// Drops the log's map from this process's page tables (`madvise(MADV_DONTNEED)`): it is a
+    /// shared, read-only mapping of the file, so nothing is lost — the pages stay in the page cache
+    /// and a later read faults them in again. LMDB does not say where its map is (`me_mapaddr` is
+    /// only set for fixed maps), so it is found in `/proc/self/maps`. Under the read lock, so the
+    /// map cannot move (`growMap`) meanwhile. Linux only; elsewhere it does nothing.
+    public func releaseReadPages() {
+        #if os(Linux)
+        let file = directory.appendingPathComponent("data.mdb").resolvingSymlinksInPath().path
+        rw.withReadLock {
+            // Read to the end: `String(contentsOfFile:)` stops short on /proc files.
+            guard let h = FileHandle(forReadingAtPath: "/proc/self/maps") else { return }
+            defer { try? h.close() }
+            let maps = String(decoding: (try? h.readToEnd()) ?? Data(), as: UTF8.self)
+            for line in maps.split(separator: "\n") where line.hasSuffix(" " + file) {
+                let range = line.prefix { $0 != " " }.split(separator: "-")
+                guard range.count == 2, let lo = UInt(range[0], radix: 16), let hi = UInt(range[1], radix: 16), hi > lo,
+                      let base = UnsafeMutableRawPointer(bitPattern: lo) else { continue }
+                _ = madvise(base, Int(hi - lo), MADV_DONTNEED)
+            }
+        }
+        #endif
+    }
+
     // MARK: Operations
 
     /// Sizes and counts for `helpdesk stats`.

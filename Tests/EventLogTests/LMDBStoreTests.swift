@@ -22,6 +22,43 @@ struct LMDBStoreTests {
         #expect(try s.readStream("s").map(text) == (0...10).map(String.init))
     }
 
+    /// Resident kilobytes of this process's mappings of `file` (/proc/self/smaps).
+    static func residentKB(of file: String) throws -> Int {
+        guard let h = FileHandle(forReadingAtPath: "/proc/self/smaps") else { return 0 }
+        defer { try? h.close() }
+        let smaps = String(decoding: try h.readToEnd() ?? Data(), as: UTF8.self)
+        var inFile = false, kb = 0
+        for line in smaps.split(separator: "\n") {
+            if let first = line.first, first.isHexDigit, line.contains("-"), line.split(separator: " ").count >= 5 {
+                inFile = line.hasSuffix(" " + file)
+            } else if inFile, line.hasPrefix("Rss:") {
+                kb += Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+            }
+        }
+        return kb
+    }
+
+    @Test("releaseReadPages drops the log's pages from resident memory, and reads still see every event")
+    func releaseReadPages() async throws {
+        #if os(Linux)
+        let dir = try TempDir()
+        let s = try LMDBEventStore(directory: dir.url)
+        defer { s.close() }
+        let payload = String(repeating: "y", count: 1_000)
+        for i in 0..<40 { try await s.append(to: "s-\(i)", (0..<250).map { _ in event("E", payload) }) }  // ~10 MB
+        let file = dir.url.appendingPathComponent("data.mdb").resolvingSymlinksInPath().path
+        func readAll() throws -> Int { try (0..<40).reduce(0) { $0 + (try s.readStream("s-\($1)").count) } }
+        #expect(try readAll() == 10_000)
+        let before = try Self.residentKB(of: file)
+        #expect(before > 8_000, "the reads mapped the log: \(before) KB")
+        s.releaseReadPages()
+        let after = try Self.residentKB(of: file)
+        #expect(after < before / 4, "\(before) KB → \(after) KB")
+        #expect(try readAll() == 10_000)
+        #expect(try s.readStream("s-7").map(text).allSatisfy { $0 == payload })
+        #endif
+    }
+
     @Test("a tiny initial map fills and grows without losing or refusing an append")
     func mapGrows() async throws {
         let dir = try TempDir()
