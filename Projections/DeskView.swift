@@ -46,10 +46,13 @@ public final class DeskView: Projection, @unchecked Sendable {
     let lock = NSLock()
     /// Moves whenever what the queries see changes (each folded batch, a reset, a load): an answer
     /// made at one generation is still the answer while the generation is the same.
-    public private(set) var generation: UInt64 = 0
+    public var generation: UInt64 { lock.withLock { changes } }
     /// Moves at each reset: a ticket's `version` names its state only within one epoch (a rebuild by
     /// newer code may fold the same events differently).
-    public private(set) var epoch: UInt64 = 0
+    public var epoch: UInt64 { lock.withLock { resets } }
+    /// `generation` and `epoch` as seen with the lock held (inside `read`).
+    var changes: UInt64 = 0
+    var resets: UInt64 = 0
     var state = DeskState()
     var activity: [TicketNumber: Activity] = [:]
     /// Append-only (sequence, ticket) in activity order; entries older than a ticket's current
@@ -102,8 +105,8 @@ public final class DeskView: Projection, @unchecked Sendable {
 
     public func reset() {
         lock.withLock {
-            generation &+= 1
-            epoch &+= 1
+            changes &+= 1
+            resets &+= 1
             state = DeskState()
             activity = [:]
             feed = []
@@ -143,7 +146,7 @@ public final class DeskView: Projection, @unchecked Sendable {
     public func apply(_ batch: [(event: DeskEvent, record: RecordedEvent)]) {
         lock.withLock {
             for (event, record) in batch { fold(event, record) }
-            generation &+= 1
+            changes &+= 1
         }
     }
 
@@ -468,7 +471,7 @@ public final class DeskView: Projection, @unchecked Sendable {
             for k in byOrganisation.keys { byOrganisation[k]!.sort() }
             flushedEvaluations = evaluations.count
             flushedTimeEntries = timeEntries.count
-            generation &+= 1
+            changes &+= 1
         }
     }
 }

@@ -321,7 +321,7 @@ extension DeskView {
                 let all = v.openFacts.compactMap { n, f in unacceptedCandidate(f) ? (f.activity, n) : nil }.sorted { $0.0 > $1.0 }
                 (out, premium, full) = walk(all)
             }
-            return FeedPage(items: Array((premium + out).prefix(limit)), generation: v.generation, freshUntil: freshUntil)
+            return FeedPage(items: Array((premium + out).prefix(limit)), generation: v.changes, freshUntil: freshUntil)
         }
     }
 
@@ -439,7 +439,7 @@ extension DeskView {
     /// The detail and the view's `epoch` it was read in (a ticket's rendering is known by its
     /// number, version and epoch).
     public func ticketDetailInEpoch(_ number: TicketNumber, now: Date) -> (detail: TicketDetail, epoch: UInt64)? {
-        read { v in v.detail(number, now: now).map { ($0, v.epoch) } }
+        read { v in v.detail(number, now: now).map { ($0, v.resets) } }
     }
 
     /// Called with the lock held.

@@ -16,7 +16,7 @@ import Synchronization
 ///   stream, each of which moves its version. The rest of a detail (names, breaches, activity) is
 ///   written fresh each time.
 ///
-/// Both are bounded (entries, bytes); past the bound the cache starts over. Nothing here is
+/// Both are bounded (pages: 4,096 and 32 MB; tickets: 64 MB); past a bound the cache starts over. Nothing here is
 /// persisted; a restart starts empty.
 final class ReadCache: Sendable {
     /// Who asked what: a page is kept per caller and query.
@@ -41,13 +41,14 @@ final class ReadCache: Sendable {
 
     struct Limits {
         var pages = 4_096
+        var pageBytes = 32 << 20
         var ticketBytes = 64 << 20
         /// Off: every read is made afresh (`ServerOptions.readCache`; benchmarks compare both).
         var enabled = true
     }
 
     let limits: Limits
-    private let pages = Mutex<[PageKey: Page]>([:])
+    private let pages = Mutex<(entries: [PageKey: Page], bytes: Int)>(([:], 0))
     private let tickets = Mutex<(entries: [TicketNumber: TicketJSON], bytes: Int)>(([:], 0))
 
     init(limits: Limits = Limits()) { self.limits = limits }
@@ -58,7 +59,7 @@ final class ReadCache: Sendable {
     func page(_ key: PageKey, generation: UInt64, now: Date) -> [UInt8]? {
         guard limits.enabled else { return nil }
         return pages.withLock { p in
-            guard let e = p[key], e.generation == generation, e.freshUntil.map({ now <= $0 }) ?? true else { return nil }
+            guard let e = p.entries[key], e.generation == generation, e.freshUntil.map({ now <= $0 }) ?? true else { return nil }
             return e.bytes
         }
     }
@@ -66,8 +67,13 @@ final class ReadCache: Sendable {
     func keep(_ key: PageKey, _ page: Page) {
         guard limits.enabled else { return }
         pages.withLock { p in
-            if p.count >= limits.pages, p[key] == nil { p.removeAll(keepingCapacity: true) }
-            p[key] = page
+            if let old = p.entries[key] { p.bytes -= old.bytes.count }
+            if p.entries[key] == nil && p.entries.count >= limits.pages || p.bytes + page.bytes.count > limits.pageBytes {
+                p.entries.removeAll(keepingCapacity: true)
+                p.bytes = 0
+            }
+            p.entries[key] = page
+            p.bytes += page.bytes.count
         }
     }
 
@@ -102,5 +108,6 @@ final class ReadCache: Sendable {
 
     /// Tickets and bytes held (for tests and metrics).
     var ticketCount: (entries: Int, bytes: Int) { tickets.withLock { ($0.entries.count, $0.bytes) } }
-    var pageCount: Int { pages.withLock { $0.count } }
+    var pageCount: Int { pages.withLock { $0.entries.count } }
+    var pageBytes: Int { pages.withLock { $0.bytes } }
 }

@@ -105,7 +105,7 @@ struct ReadCacheTests {
 
     @Test("bounded: past its limits the cache starts over")
     func bounds() throws {
-        let cache = ReadCache(limits: .init(pages: 2, ticketBytes: 2_000))
+        let cache = ReadCache(limits: .init(pages: 2, pageBytes: 100, ticketBytes: 2_000))
         func key(_ s: String) -> ReadCache.PageKey { ReadCache.PageKey(staff: s, filter: FeedFilter(), limit: 50, before: nil) }
         let now = Date()
         for s in ["a", "b"] { cache.keep(key(s), .init(generation: 1, freshUntil: nil, bytes: Array(s.utf8))) }
@@ -115,6 +115,11 @@ struct ReadCacheTests {
         #expect(cache.pageCount == 1 && cache.page(key("a"), generation: 1, now: now) == nil)
         #expect(cache.page(key("c"), generation: 1, now: now) == [1])
         #expect(cache.page(key("c"), generation: 1, now: now.addingTimeInterval(0.001)) == nil, "past freshUntil")
+        // Bytes: a page that would pass 100 bytes starts it over; replacing a page counts it once.
+        cache.keep(key("c"), .init(generation: 2, freshUntil: nil, bytes: [UInt8](repeating: 1, count: 60)))
+        #expect(cache.pageBytes == 60)
+        cache.keep(key("d"), .init(generation: 2, freshUntil: nil, bytes: [UInt8](repeating: 2, count: 50)))
+        #expect(cache.pageCount == 1 && cache.pageBytes == 50 && cache.page(key("d"), generation: 2, now: now) != nil)
 
         var total = 0
         for n in 1...40 {
