@@ -63,7 +63,7 @@ public final class ProjectionRunner: Sendable {
 
     /// Events per batch while rebuilding (a row touched by many events is written once per batch).
     public let rebuildBatchSize: Int
-    public static let defaultRebuildBatchSize = 100_000
+    public static let defaultRebuildBatchSize = 50_000
     /// While following commits: write rows and checkpoint after this many events or seconds.
     public let lazyFlushEvents: Int
     public let lazyFlushSeconds: Double

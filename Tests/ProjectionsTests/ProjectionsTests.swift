@@ -84,6 +84,35 @@ struct ProjectionsTests {
         }
     }
 
+    @Test("equal notify lists and participant sets are kept once, folded live and loaded from rows")
+    func sharedLists() async throws {
+        let store = MemoryEventStore()
+        _ = try await generated(store, tickets: 120, seed: 4)
+        let live = DeskView()
+        try await ProjectionRunner(store: store, projections: [live]).prepare()  // folds (no rows yet), then writes rows
+        let loaded = DeskView()
+        try await ProjectionRunner(store: store, projections: [loaded]).prepare()  // loads the rows
+        for view in [live, loaded] {
+            view.read { v in
+                var values = Set<[Party]>(), buffers = Set<UInt>(), sets = Set<Set<StaffId>>(), setStorages = Set<UInt>()
+                var lists = 0
+                for t in v.state.tickets.values {
+                    for c in t.comments {
+                        values.insert(c.notify)
+                        buffers.insert(c.notify.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) })
+                        lists += 1
+                    }
+                    sets.insert(t.participants)
+                    setStorages.insert(withUnsafeBytes(of: t.participants) { $0.load(as: UInt.self) })
+                }
+                #expect(lists > 300 && values.count < lists / 3, "\(values.count) distinct lists of \(lists)")
+                #expect(buffers.count == values.count, "one copy per distinct notify list")
+                #expect(setStorages.count == sets.count, "one copy per distinct participant set")
+            }
+        }
+        #expect(content(live).0 == content(loaded).0)
+    }
+
     @Test("a changed code version rebuilds at start; an unknown projection name is refused")
     func codeVersion() async throws {
         let store = MemoryEventStore()
