@@ -206,8 +206,8 @@ public final class DeskView: Projection, @unchecked Sendable {
             }
             dirtyTickets.insert(n)
             switch event {
-            case .ticketOpened, .commentAdded: share(n, lastComment: true)
-            case .ticketAccepted, .ticketReassigned, .participantAdded, .participantRemoved, .ticketEscalated: share(n, lastComment: false)
+            case .ticketOpened, .commentAdded: share(n, notifyLists: .last)
+            case .ticketAccepted, .ticketReassigned, .participantAdded, .participantRemoved, .ticketEscalated: share(n, notifyLists: .none)
             default: break
             }
             indexOpen(n)
@@ -234,15 +234,17 @@ public final class DeskView: Projection, @unchecked Sendable {
         if feed.count > 1024, feed.count > 4 * activity.count { compactFeed() }
     }
 
-    /// Makes ticket `n`'s participant and co-executor sets — and its last comment's notify list, or
-    /// with `lastComment` false none, or in `load` every comment's — the shared copies of equal ones.
-    /// Values do not change, only whose storage they use.
-    func share(_ n: TicketNumber, lastComment: Bool, allComments: Bool = false) {
+    enum SharedComments { case none, last, all }
+
+    /// Makes ticket `n`'s participant and co-executor sets, and the notify lists of the chosen
+    /// comments (the one just added; all of them in `load`), the shared copies of equal ones. Values
+    /// do not change, only whose storage they use.
+    func share(_ n: TicketNumber, notifyLists which: SharedComments) {
         guard state.tickets[n] != nil else { return }
         state.tickets[n]!.participants = staffSets.insert(state.tickets[n]!.participants).memberAfterInsert
         state.tickets[n]!.coExecutors = staffSets.insert(state.tickets[n]!.coExecutors).memberAfterInsert
         let count = state.tickets[n]!.comments.count
-        let from = allComments ? 0 : (lastComment ? max(0, count - 1) : count)
+        let from = switch which { case .none: count; case .last: max(0, count - 1); case .all: 0 }
         for i in from..<count {
             state.tickets[n]!.comments[i].notify = notifyLists.insert(state.tickets[n]!.comments[i].notify).memberAfterInsert
         }
@@ -451,7 +453,7 @@ public final class DeskView: Projection, @unchecked Sendable {
                     let row = try CompactCoding.decode(TicketRow.self, from: v)
                     let t = row.ticket
                     state.tickets[t.number] = t
-                    share(t.number, lastComment: false, allComments: true)
+                    share(t.number, notifyLists: .all)
                     activity[t.number] = row.activity
                     indexOpen(t.number)
                     noteFacets(t.number, from: nil, to: Facets(t))
