@@ -581,8 +581,8 @@ extension TicketState: FastCompact {
         w.field("language", language)
         w.field("openedAt", openedAt)
         w.field("premium", premium)
-        w.field("participants", participants)
-        w.field("coExecutors", coExecutors)
+        w.field("participants", participants.sorted())  // sorted, as `TicketState.encode(to:)`
+        w.field("coExecutors", coExecutors.sorted())
         w.fieldIfPresent("responsible", responsible)
         w.fieldIfPresent("acceptedAt", acceptedAt)
         w.field("level", level)

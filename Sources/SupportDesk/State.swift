@@ -152,6 +152,53 @@ public struct TicketState: Sendable, Hashable, Codable {
     }
 }
 
+extension TicketState {
+    /// As the synthesized encoding, field for field, except that the participant and co-executor
+    /// sets are written sorted: a set's own order depends on the process (hashing is seeded per
+    /// process), and the API's JSON of one ticket version must be the same bytes wherever and
+    /// whenever it is made (its ETag is the version). Decoding is the synthesized one (any order).
+    /// `FastCompact`'s writer sorts them the same way.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(number, forKey: .number)
+        try c.encode(version, forKey: .version)
+        try c.encode(status, forKey: .status)
+        try c.encode(channel, forKey: .channel)
+        try c.encode(subject, forKey: .subject)
+        try c.encode(contact, forKey: .contact)
+        try c.encodeIfPresent(organisation, forKey: .organisation)
+        try c.encode(language, forKey: .language)
+        try c.encode(openedAt, forKey: .openedAt)
+        try c.encode(premium, forKey: .premium)
+        try c.encode(participants.sorted(), forKey: .participants)
+        try c.encode(coExecutors.sorted(), forKey: .coExecutors)
+        try c.encodeIfPresent(responsible, forKey: .responsible)
+        try c.encodeIfPresent(acceptedAt, forKey: .acceptedAt)
+        try c.encode(level, forKey: .level)
+        try c.encode(classification, forKey: .classification)
+        try c.encodeIfPresent(tierId, forKey: .tierId)
+        try c.encodeIfPresent(reactionDue, forKey: .reactionDue)
+        try c.encodeIfPresent(resolutionDue, forKey: .resolutionDue)
+        try c.encodeIfPresent(escalationDue, forKey: .escalationDue)
+        try c.encode(escalated, forKey: .escalated)
+        try c.encode(spam, forKey: .spam)
+        try c.encodeIfPresent(mergedInto, forKey: .mergedInto)
+        try c.encode(merged, forKey: .merged)
+        try c.encode(splitOff, forKey: .splitOff)
+        try c.encode(splitComments, forKey: .splitComments)
+        try c.encodeIfPresent(origin, forKey: .origin)
+        try c.encode(comments, forKey: .comments)
+        try c.encodeIfPresent(firstResponseAt, forKey: .firstResponseAt)
+        try c.encodeIfPresent(resolvedAt, forKey: .resolvedAt)
+        try c.encodeIfPresent(closedAt, forKey: .closedAt)
+        try c.encode(evaluations, forKey: .evaluations)
+        try c.encode(loggedMinutes, forKey: .loggedMinutes)
+        try c.encode(ratingScores, forKey: .ratingScores)
+        try c.encode(deliveries, forKey: .deliveries)
+        try c.encodeIfPresent(lastMessageId, forKey: .lastMessageId)
+    }
+}
+
 /// Everything the desk decides against. The command processor holds the account, organisations and
 /// contacts whole and tickets in a bounded cache; tests hold everything.
 public struct DeskState: Sendable, Hashable {

@@ -4,7 +4,7 @@ import DeskEngine
 import EventLog
 import Foundation
 @testable import Projections
-import SupportDesk
+@testable import SupportDesk
 import Testing
 
 /// `FastJSON` must give exactly the bytes `JSONEncoder` gives in the API's configuration.
@@ -60,6 +60,28 @@ struct FastJSONTests {
         try same(view.load(from: from, to: to), "load")
         let outcome = try await processor.execute(Command(actor: .staff("olga"), .createOrganisation(id: "fastjson", name: "Fast \"JSON\" / Ltd", tierId: nil, domains: [])))
         try same(outcome, "command outcome")
+    }
+
+    @Test("a ticket's JSON lists its participants and co-executors sorted: the same version gives the same bytes in any process")
+    func setsSorted() throws {
+        let staff = (0..<12).map { "staff\($0)" }
+        var a = Set<String>(), b = Set<String>(minimumCapacity: 200)
+        for s in staff { a.insert(s) }
+        for s in staff.reversed() { b.insert(s) }
+        try #require(a == b && Array(a) != Array(b), "two equal sets that iterate differently")
+        var t1 = TicketState(number: 7, channel: .portal, subject: "Sets", contact: "c", organisation: nil, language: "en",
+                             openedAt: Date(timeIntervalSince1970: 1_780_000_000), premium: false, participants: a)
+        t1.coExecutors = a
+        var t2 = t1
+        t2.participants = b
+        t2.coExecutors = b
+        let j1 = try encodeJSON(t1), j2 = try encodeJSON(t2)
+        let viaFoundation = Array(try foundationEncoder().encode(t2))
+        #expect(j1 == j2 && j1 == viaFoundation)
+        #expect(String(decoding: j1, as: UTF8.self).contains(#""participants":["staff0","staff1","staff10","staff11","staff2""#))
+        let (c1, c2) = (try CompactCoding.encode(t1), try CompactCoding.encode(t2))
+        #expect(c1 == c2)
+        #expect(try CompactCoding.decode(TicketState.self, from: c2) == t1)
     }
 
     struct Sample: Codable {

@@ -71,7 +71,7 @@ struct ReadCacheTests {
             let epoch = service.view.epoch
             try await service.runner.rebuild(names: ["desk"])
             #expect(service.view.epoch > epoch)
-            // (A rebuilt ticket may list a set's members in another order: its JSON is its own.)
+            // The detail after the rebuild is rendered from the rebuilt state.
             let d4 = try await api.get("/tickets/\(n)", t.anna)
             let rebuilt = try #require(service.view.ticketDetail(n, now: clock.now()))
             #expect(d4.body == String(decoding: try encodeJSON(rebuilt), as: UTF8.self))
