@@ -54,7 +54,8 @@ public final class DeskView: Projection, @unchecked Sendable {
     var changes: UInt64 = 0
     var resets: UInt64 = 0
     var state = DeskState()
-    /// One shared copy of each distinct notify list and participant set (`share`). Nearly every
+    /// One shared copy of each distinct notify list and participant set (`shareStaffSets`,
+    /// `shareNotifyLists`). Nearly every
     /// comment is sent to the same staff and the client, and most tickets have the same
     /// participants: kept once each, they were a quarter of a ticket's memory (3.3M notify entries
     /// for 107k tickets).
@@ -205,9 +206,9 @@ public final class DeskView: Projection, @unchecked Sendable {
                 feed.append((record.sequence, n))
             }
             dirtyTickets.insert(n)
+            if reassigns { shareStaffSets(n) }
             switch event {
-            case .ticketOpened, .commentAdded: share(n, notifyLists: .last)
-            case .ticketAccepted, .ticketReassigned, .participantAdded, .participantRemoved, .ticketEscalated: share(n, notifyLists: .none)
+            case .ticketOpened, .commentAdded: shareNotifyLists(n, from: (state.tickets[n]?.comments.count ?? 1) - 1)
             default: break
             }
             indexOpen(n)
@@ -234,18 +235,19 @@ public final class DeskView: Projection, @unchecked Sendable {
         if feed.count > 1024, feed.count > 4 * activity.count { compactFeed() }
     }
 
-    enum SharedComments { case none, last, all }
-
-    /// Makes ticket `n`'s participant and co-executor sets, and the notify lists of the chosen
-    /// comments (the one just added; all of them in `load`), the shared copies of equal ones. Values
-    /// do not change, only whose storage they use.
-    func share(_ n: TicketNumber, notifyLists which: SharedComments) {
+    /// Makes ticket `n`'s participant and co-executor sets the shared copies of equal ones (only
+    /// storage changes, not values); called after the events that can change them.
+    func shareStaffSets(_ n: TicketNumber) {
         guard state.tickets[n] != nil else { return }
         state.tickets[n]!.participants = staffSets.insert(state.tickets[n]!.participants).memberAfterInsert
         state.tickets[n]!.coExecutors = staffSets.insert(state.tickets[n]!.coExecutors).memberAfterInsert
-        let count = state.tickets[n]!.comments.count
-        let from = switch which { case .none: count; case .last: max(0, count - 1); case .all: 0 }
-        for i in from..<count {
+    }
+
+    /// The same for the notify lists of ticket `n`'s comments from index `from` on (the one just
+    /// added; all of them in `load`).
+    func shareNotifyLists(_ n: TicketNumber, from: Int) {
+        guard let count = state.tickets[n]?.comments.count else { return }
+        for i in max(0, from)..<count {
             state.tickets[n]!.comments[i].notify = notifyLists.insert(state.tickets[n]!.comments[i].notify).memberAfterInsert
         }
     }
@@ -319,8 +321,7 @@ public final class DeskView: Projection, @unchecked Sendable {
             openFacts[n] = nil
             return
         }
-        let dues = [t.firstResponseAt == nil ? t.reactionDue : nil, t.resolutionDue].compactMap { $0 }
-        openFacts[n] = OpenFacts(premium: t.premium, unaccepted: t.responsible == nil, status: t.status, overdueAfter: dues.min(),
+        openFacts[n] = OpenFacts(premium: t.premium, unaccepted: t.responsible == nil, status: t.status, overdueAfter: Self.dueTimes(t).min(),
                                  statusRank: OpenFacts.rank[t.status] ?? 0, activity: activity[n]?.sequence ?? 0)
     }
 
@@ -453,7 +454,8 @@ public final class DeskView: Projection, @unchecked Sendable {
                     let row = try CompactCoding.decode(TicketRow.self, from: v)
                     let t = row.ticket
                     state.tickets[t.number] = t
-                    share(t.number, notifyLists: .all)
+                    shareStaffSets(t.number)
+                    shareNotifyLists(t.number, from: 0)
                     activity[t.number] = row.activity
                     indexOpen(t.number)
                     noteFacets(t.number, from: nil, to: Facets(t))

@@ -148,16 +148,24 @@ public final class ProjectionRunner: Sendable {
 
     /// Forgets `p`'s state and folds the whole log again, flushing in batches.
     public func rebuild(_ p: any Projection, progress: (@Sendable (String, UInt64, UInt64) -> Void)? = nil) async throws {
-        guard persist else { throw EventLogError(.readOnly, "projections cannot be rebuilt through a read-only store") }
-        p.reset()
-        let name = p.name, version = p.codeVersion, dbs = p.databases
-        try await store.write { w in
-            for db in dbs { try w.clear(db) }
-            try w.setCheckpoint("proj." + name, 0)
-            try w.put(Array(name.utf8), Array(String(version).utf8), in: Self.metaDB)
-        }
-        positions.withLock { $0[name] = 0 }
+        try await startOver([p])
         try await catchUp(p, progress: progress, batch: rebuildBatchSize)
+    }
+
+    /// Forgets `ps`' state in memory and in storage (rows cleared, checkpoints at 0, code versions
+    /// recorded), before they fold the log again.
+    func startOver(_ ps: [any Projection]) async throws {
+        guard persist else { throw EventLogError(.readOnly, "projections cannot be rebuilt through a read-only store") }
+        for p in ps { p.reset() }
+        let rows = ps.map { (name: $0.name, version: $0.codeVersion, dbs: $0.databases) }
+        try await store.write { w in
+            for p in rows {
+                for db in p.dbs { try w.clear(db) }
+                try w.setCheckpoint("proj." + p.name, 0)
+                try w.put(Array(p.name.utf8), Array(String(p.version).utf8), in: Self.metaDB)
+            }
+        }
+        positions.withLock { for p in ps { $0[p.name] = 0 } }
     }
 
     /// Rebuilds the named projections (all when empty) in one pass over the log: each batch is read
@@ -169,16 +177,7 @@ public final class ProjectionRunner: Sendable {
         guard unknown.isEmpty else {
             throw EventLogError(.invalidInput, "unknown projection(s): \(unknown.sorted().joined(separator: ", ")); known: \(projections.map(\.name).joined(separator: ", "))")
         }
-        guard persist else { throw EventLogError(.readOnly, "projections cannot be rebuilt through a read-only store") }
-        for p in chosen { p.reset() }
-        try await store.write { w in
-            for p in chosen {
-                for db in p.databases { try w.clear(db) }
-                try w.setCheckpoint("proj." + p.name, 0)
-                try w.put(Array(p.name.utf8), Array(String(p.codeVersion).utf8), in: Self.metaDB)
-            }
-        }
-        positions.withLock { for p in chosen { $0[p.name] = 0 } }
+        try await startOver(chosen)
         try await catchUp(together: chosen, progress: progress, batch: rebuildBatchSize)
     }
 

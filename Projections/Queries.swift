@@ -393,21 +393,21 @@ extension DeskView {
                         activity: activity[n] ?? Activity(sequence: 0, at: t.openedAt, type: "TicketOpened", actor: nil))
     }
 
+    /// The due times that can make `t` overdue: reaction until the first answer to the client, and
+    /// resolution; none once it is no longer open.
+    static func dueTimes(_ t: TicketState) -> [Date] {
+        guard t.status.isOpen else { return [] }
+        return [t.firstResponseAt == nil ? t.reactionDue : nil, t.resolutionDue].compactMap { $0 }
+    }
+
     /// The last instant at which `overdue(t, now:)` still gives what it gives at `now`, when it
     /// will change by time alone (nil: it will not): the earliest due time not yet passed.
     static func overdueTurn(_ t: TicketState, after now: Date) -> Date? {
-        guard t.status.isOpen else { return nil }
-        var turn: Date?
-        if t.firstResponseAt == nil, let due = t.reactionDue, due >= now { turn = due }
-        if let due = t.resolutionDue, due >= now { turn = min(turn ?? due, due) }
-        return turn
+        dueTimes(t).filter { $0 >= now }.min()
     }
 
     static func overdue(_ t: TicketState, now: Date) -> Bool {
-        guard t.status.isOpen else { return false }
-        if t.firstResponseAt == nil, let due = t.reactionDue, now > due { return true }
-        if let due = t.resolutionDue, now > due { return true }
-        return false
+        dueTimes(t).contains { now > $0 }
     }
 
     /// The streams an audit of ticket `n` must read (`Audit.Scope`): its organisation, and every
