@@ -53,7 +53,9 @@ public final class DeskView: Projection, @unchecked Sendable {
     /// `generation` and `epoch` as seen with the lock held (inside `read`).
     var changes: UInt64 = 0
     var resets: UInt64 = 0
+    /// Everything but the tickets, which are in `tickets` (`state.tickets` stays empty).
     var state = DeskState()
+    var tickets = TicketTable()
     /// One shared copy of each distinct notify list and participant set (`shareStaffSets`,
     /// `shareNotifyLists`). Nearly every
     /// comment is sent to the same staff and the client, and most tickets have the same
@@ -115,6 +117,7 @@ public final class DeskView: Projection, @unchecked Sendable {
             changes &+= 1
             resets &+= 1
             state = DeskState()
+            tickets = TicketTable()
             notifyLists = []
             staffSets = []
             activity = [:]
@@ -147,6 +150,14 @@ public final class DeskView: Projection, @unchecked Sendable {
         }
     }
 
+    /// The whole desk state, tickets included (for tests and tools that compare it with the command
+    /// processor's; queries read `state` and `tickets` in place). Called with the lock held.
+    var fullState: DeskState {
+        var s = state
+        s.tickets = tickets.dictionary
+        return s
+    }
+
     /// Runs `body` with the state locked (queries).
     public func read<T>(_ body: (DeskView) throws -> T) rethrows -> T {
         try lock.withLock { try body(self) }
@@ -167,14 +178,21 @@ public final class DeskView: Projection, @unchecked Sendable {
         case .ticketOpened, .ticketAccepted, .ticketReassigned, .participantAdded, .participantRemoved, .ticketEscalated: true
         default: false
         }
-        let assignedBefore = reassigns ? event.ticket.flatMap { state.tickets[$0] }.map(Self.assignees) ?? [] : []
+        let assignedBefore = reassigns ? event.ticket.flatMap { tickets[$0] }.map(Self.assignees) ?? [] : []
         // Deliveries, mail records, logged time and ratings never change what the facets hold.
         let refacets = switch event {
         case .deliveryRecorded, .mailReceived, .timeLogged, .answerRated, .answerEvaluated: false
         default: event.ticket != nil
         }
-        let facetsBefore = refacets ? event.ticket.flatMap { state.tickets[$0] }.map(Facets.init) : nil
-        state.evolve(event, at: at)
+        let facetsBefore = refacets ? event.ticket.flatMap { tickets[$0] }.map(Facets.init) : nil
+        if let n = event.ticket {
+            // `DeskState.evolve` changes ticket `n` only: it is lent to `state` for the fold.
+            if let t = tickets.remove(n) { state.tickets[n] = t }
+            state.evolve(event, at: at)
+            if let t = state.tickets.removeValue(forKey: n) { tickets[n] = t }
+        } else {
+            state.evolve(event, at: at)
+        }
         switch event {
         case .ticketOpened(let e):
             noteOpened(e.ticket)
@@ -208,12 +226,12 @@ public final class DeskView: Projection, @unchecked Sendable {
             dirtyTickets.insert(n)
             if reassigns { shareStaffSets(n) }
             switch event {
-            case .ticketOpened, .commentAdded: shareNotifyLists(n, from: (state.tickets[n]?.comments.count ?? 1) - 1)
+            case .ticketOpened, .commentAdded: shareNotifyLists(n, from: (tickets[n]?.comments.count ?? 1) - 1)
             default: break
             }
             indexOpen(n)
-            if refacets { noteFacets(n, from: facetsBefore, to: state.tickets[n].map(Facets.init)) }
-            let assignedNow = reassigns ? state.tickets[n].map(Self.assignees) ?? [] : []
+            if refacets { noteFacets(n, from: facetsBefore, to: tickets[n].map(Facets.init)) }
+            let assignedNow = reassigns ? tickets[n].map(Self.assignees) ?? [] : []
             if reassigns, assignedNow != assignedBefore {
                 for s in assignedBefore.subtracting(assignedNow) { assigned[s]?.remove(n) }
                 for s in assignedNow.subtracting(assignedBefore) { assigned[s, default: []].insert(n) }
@@ -238,17 +256,17 @@ public final class DeskView: Projection, @unchecked Sendable {
     /// Makes ticket `n`'s participant and co-executor sets the shared copies of equal ones (only
     /// storage changes, not values); called after the events that can change them.
     func shareStaffSets(_ n: TicketNumber) {
-        guard state.tickets[n] != nil else { return }
-        state.tickets[n]!.participants = staffSets.insert(state.tickets[n]!.participants).memberAfterInsert
-        state.tickets[n]!.coExecutors = staffSets.insert(state.tickets[n]!.coExecutors).memberAfterInsert
+        guard tickets[n] != nil else { return }
+        tickets[n]!.participants = staffSets.insert(tickets[n]!.participants).memberAfterInsert
+        tickets[n]!.coExecutors = staffSets.insert(tickets[n]!.coExecutors).memberAfterInsert
     }
 
     /// The same for the notify lists of ticket `n`'s comments from index `from` on (the one just
     /// added; all of them in `load`).
     func shareNotifyLists(_ n: TicketNumber, from: Int) {
-        guard let count = state.tickets[n]?.comments.count else { return }
+        guard let count = tickets[n]?.comments.count else { return }
         for i in max(0, from)..<count {
-            state.tickets[n]!.comments[i].notify = notifyLists.insert(state.tickets[n]!.comments[i].notify).memberAfterInsert
+            tickets[n]!.comments[i].notify = notifyLists.insert(tickets[n]!.comments[i].notify).memberAfterInsert
         }
     }
 
@@ -310,14 +328,14 @@ public final class DeskView: Projection, @unchecked Sendable {
     }
 
     func noteOpened(_ n: TicketNumber) {
-        if let last = openedOrder.last, let a = state.tickets[last]?.openedAt, let b = state.tickets[n]?.openedAt, b < a {
+        if let last = openedOrder.last, let a = tickets[last]?.openedAt, let b = tickets[n]?.openedAt, b < a {
             openedInOrder = false
         }
         openedOrder.append(n)
     }
 
     func indexOpen(_ n: TicketNumber) {
-        guard let t = state.tickets[n], t.status.isOpen, !t.spam, t.mergedInto == nil else {
+        guard let t = tickets[n], t.status.isOpen, !t.spam, t.mergedInto == nil else {
             openFacts[n] = nil
             return
         }
@@ -376,8 +394,11 @@ public final class DeskView: Projection, @unchecked Sendable {
         var timeEntries: [TimeEntry] = []
 
         func write(into w: any LogWriter) throws {
-            for (n, row) in tickets {
+            for (i, (n, row)) in tickets.enumerated() {
                 try w.put(DeskView.key(.ticket, DeskView.be(UInt64(n))), try CompactCoding.encode(row), in: DeskView.db)
+                // Each row replaced reads the old one's pages through the map: a rebuild's batch
+                // rewrites tens of thousands, which need not stay resident.
+                if i % 8192 == 8191 { w.releaseReadPages() }
             }
             for (id, row) in contacts {
                 try w.put(DeskView.key(.contact, Array(id.utf8)), try CompactCoding.encode(row), in: DeskView.db)
@@ -400,7 +421,7 @@ public final class DeskView: Projection, @unchecked Sendable {
     /// The dirty rows (called with the lock held).
     func dirtyRows() -> Rows {
         var rows = Rows()
-        rows.tickets = dirtyTickets.compactMap { n in state.tickets[n].map { (n, TicketRow(ticket: $0, activity: activity[n])) } }
+        rows.tickets = dirtyTickets.compactMap { n in tickets[n].map { (n, TicketRow(ticket: $0, activity: activity[n])) } }
         rows.contacts = dirtyContacts.compactMap { id in
             state.contacts[id].map { c in
                 (id, ContactRow(contact: c, portal: (portalHistory[id] ?? []).map { PortalChange(at: $0.at, granted: $0.granted) },
@@ -430,6 +451,8 @@ public final class DeskView: Projection, @unchecked Sendable {
         return { w in try rows.write(into: w) }
     }
 
+    public var pendingRows: Int { lock.withLock { dirtyTickets.count + dirtyContacts.count } }
+
     public func didFlush() {
         lock.withLock { forgetDirty() }
     }
@@ -453,7 +476,7 @@ public final class DeskView: Projection, @unchecked Sendable {
                 case .ticket:
                     let row = try CompactCoding.decode(TicketRow.self, from: v)
                     let t = row.ticket
-                    state.tickets[t.number] = t
+                    tickets[t.number] = t
                     shareStaffSets(t.number)
                     shareNotifyLists(t.number, from: 0)
                     activity[t.number] = row.activity
@@ -496,7 +519,7 @@ public final class DeskView: Projection, @unchecked Sendable {
             }
             feed = activity.map { ($0.value.sequence, $0.key) }.sorted { $0.0 < $1.0 }
             // Numbers are given out in opening order.
-            for n in state.tickets.keys.sorted() { noteOpened(n) }
+            for n in tickets.numbers { noteOpened(n) }
             evaluations.sort { $0.sequence < $1.sequence }
             evaluationsInOrder = zip(evaluations, evaluations.dropFirst()).allSatisfy { $0.at <= $1.at }
             for k in byContact.keys { byContact[k]!.sort() }

@@ -32,10 +32,14 @@ public protocol Projection: AnyObject, Sendable {
     func takeFlush() -> (@Sendable (any LogWriter) throws -> Void)?
     /// Loads the persisted rows (at start, when the stored code version matches).
     func load(from reader: any LogReader) throws
+    /// How many rows the next flush would write. A rebuild flushes early when this passes
+    /// `ProjectionRunner.maxRowsPerFlush`, so that one transaction never holds too many.
+    var pendingRows: Int { get }
 }
 
 extension Projection {
     public func takeFlush() -> (@Sendable (any LogWriter) throws -> Void)? { nil }
+    public var pendingRows: Int { 0 }
 }
 
 /// Runs projections over a log: at start each one loads its rows and catches up from its checkpoint
@@ -64,6 +68,13 @@ public final class ProjectionRunner: Sendable {
     /// Events per batch while rebuilding (a row touched by many events is written once per batch).
     public let rebuildBatchSize: Int
     public static let defaultRebuildBatchSize = 50_000
+    /// A rebuild folds a batch in slices of `foldSlice` events and stores what it has folded as soon
+    /// as a projection holds more than `maxRowsPerFlush` changed rows. Most batches change a few
+    /// thousand rows, but a stretch of events touching many tickets (a day of closings) can change
+    /// tens of thousands; in one transaction their copies, their encodings, LMDB's dirty pages and
+    /// the old rows they replace (read through the map) would all be in memory at once.
+    public let foldSlice: Int
+    public let maxRowsPerFlush: Int
     /// While following commits: write rows and checkpoint after this many events or seconds.
     public let lazyFlushEvents: Int
     public let lazyFlushSeconds: Double
@@ -71,7 +82,10 @@ public final class ProjectionRunner: Sendable {
     private let unflushed = Mutex<[String: (lastWrite: Double, events: Int)]>([:])
 
     public init(store: any EventStore, projections: [any Projection], batchSize: Int = 10_000, persist: Bool = true,
-                rebuildBatchSize: Int = ProjectionRunner.defaultRebuildBatchSize, lazyFlushEvents: Int = 5_000, lazyFlushSeconds: Double = 0.5) {
+                rebuildBatchSize: Int = ProjectionRunner.defaultRebuildBatchSize, foldSlice: Int = 5_000, maxRowsPerFlush: Int = 8_192,
+                lazyFlushEvents: Int = 5_000, lazyFlushSeconds: Double = 0.5) {
+        self.foldSlice = max(1, foldSlice)
+        self.maxRowsPerFlush = max(1, maxRowsPerFlush)
         self.persist = persist
         self.lazyFlushEvents = max(1, lazyFlushEvents)
         self.lazyFlushSeconds = lazyFlushSeconds
@@ -207,37 +221,49 @@ public final class ProjectionRunner: Sendable {
                 if last < head {
                     ahead = Task.detached { [self] in try readBatch(from: last + 1, head: head, limit: batchSize) }
                 }
-                for p in ps { p.apply(batch) }
-                let upTo = last
-                // The previous batch's rows must be stored before this one's are taken.
-                try await writing?.value
-                writing = nil
-                // What was read of the file so far (the log, the rows it wrote over) need not stay
-                // resident: a rebuild reads each part of the log once.
-                store.releaseReadPages()
-                let taken = ps.map { $0.takeFlush() }
-                if taken.allSatisfy({ $0 != nil }) {
-                    let writers = taken.compactMap { $0 }, names = ps.map(\.name), store = self.store
-                    writing = Task {
+                // Fold in slices; store early when rows pile up (then `upTo` is the last event
+                // folded, and the rest of the batch follows in the next round of this loop body).
+                var done = 0
+                repeat {
+                    var end = done
+                    repeat {
+                        let next = min(end + foldSlice, batch.count)
+                        let slice = end == 0 && next == batch.count ? batch : Array(batch[end..<next])
+                        for p in ps { p.apply(slice) }
+                        end = next
+                    } while end < batch.count && ps.allSatisfy({ $0.pendingRows <= maxRowsPerFlush })
+                    let upTo = end == batch.count ? last : batch[end - 1].record.sequence
+                    done = end
+                    // The previous batch's rows must be stored before this one's are taken.
+                    try await writing?.value
+                    writing = nil
+                    // What was read of the file so far (the log, the rows it wrote over) need not stay
+                    // resident: a rebuild reads each part of the log once.
+                    store.releaseReadPages()
+                    let taken = ps.map { $0.takeFlush() }
+                    if taken.allSatisfy({ $0 != nil }) {
+                        let writers = taken.compactMap { $0 }, names = ps.map(\.name), store = self.store
+                        writing = Task {
+                            try await store.write { w in
+                                for write in writers { try write(w) }
+                                for name in names { try w.setCheckpoint("proj." + name, upTo) }
+                            }
+                        }
+                    } else {
+                        // Not all can: the others flush in place, in the same transaction, and nothing
+                        // is folded meanwhile.
                         try await store.write { w in
-                            for write in writers { try write(w) }
-                            for name in names { try w.setCheckpoint("proj." + name, upTo) }
+                            for (p, take) in zip(ps, taken) {
+                                if let take { try take(w) } else { try p.flush(into: w) }
+                                try w.setCheckpoint("proj." + p.name, upTo)
+                            }
                         }
+                        for (p, take) in zip(ps, taken) where take == nil { p.didFlush() }
                     }
-                } else {
-                    // Not all can: the others flush in place, in the same transaction, and nothing
-                    // is folded meanwhile.
-                    try await store.write { w in
-                        for (p, take) in zip(ps, taken) {
-                            if let take { try take(w) } else { try p.flush(into: w) }
-                            try w.setCheckpoint("proj." + p.name, upTo)
-                        }
-                    }
-                    for (p, take) in zip(ps, taken) where take == nil { p.didFlush() }
-                }
-                positions.withLock { for p in ps { $0[p.name] = upTo } }
-                signal.bump()
-                for p in ps { progress?(p.name, upTo, head) }
+                    positions.withLock { for p in ps { $0[p.name] = upTo } }
+                    signal.bump()
+                    for p in ps { progress?(p.name, upTo, head) }
+                } while done < batch.count
             }
             try await writing?.value
         } catch {

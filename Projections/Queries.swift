@@ -191,11 +191,11 @@ extension DeskView {
             if v.openedInOrder {
                 // Numbers follow opening times: newest first is highest number first.
                 return Self.newestFirst(v.ticketLists(contact), limit: limit) { n in
-                    guard let t = v.state.tickets[n] else { return false }
+                    guard let t = v.tickets[n] else { return false }
                     return !t.spam && t.mergedInto == nil && v.state.contactReaches(contact, t)
-                }.compactMap { v.state.tickets[$0].map { v.clientTicket($0, for: contact) } }
+                }.compactMap { v.tickets[$0].map { v.clientTicket($0, for: contact) } }
             }
-            return v.ticketsOf(contact).compactMap { v.state.tickets[$0] }
+            return v.ticketsOf(contact).compactMap { v.tickets[$0] }
                 .filter { !$0.spam && $0.mergedInto == nil && v.state.contactReaches(contact, $0) }
                 .sorted { ($0.openedAt, $0.number) > ($1.openedAt, $1.number) }
                 .prefix(limit)
@@ -206,7 +206,7 @@ extension DeskView {
     /// One ticket as the client sees it; nil when the client may not reach it (callers answer 404).
     public func clientTicket(contact: ContactId, number: TicketNumber) -> ClientTicket? {
         read { v in
-            guard v.state.contacts[contact] != nil, let t = v.state.tickets[number], !t.spam,
+            guard v.state.contacts[contact] != nil, let t = v.tickets[number], !t.spam,
                   v.state.contactReaches(contact, t) else { return nil }
             return v.clientTicket(t, for: contact)
         }
@@ -310,7 +310,7 @@ extension DeskView {
                     let (seq, n) = order?[i] ?? v.feed[count - 1 - i]
                     i += 1
                     if let before, seq >= before { continue }
-                    guard let act = v.activity[n], act.sequence == seq, !quickReject(n), let t = v.state.tickets[n], matches(t) else { continue }
+                    guard let act = v.activity[n], act.sequence == seq, !quickReject(n), let t = v.tickets[n], matches(t) else { continue }
                     if filter.premiumFirst, t.premium { premium.append(item(n, t, act)) } else { out.append(item(n, t, act)) }
                 }
                 return (out, premium, !wantsMore())
@@ -369,7 +369,7 @@ extension DeskView {
             let q = query.lowercased().filter { !$0.isWhitespace || $0 == " " }
             guard !q.isEmpty else { return [] }
             var found: [ContactId] = []
-            if let n = Int(q.hasPrefix("#") ? String(q.dropFirst()) : q), let t = v.state.tickets[n] {
+            if let n = Int(q.hasPrefix("#") ? String(q.dropFirst()) : q), let t = v.tickets[n] {
                 found.append(v.state.survivor(of: t.contact))
             }
             if let id = v.state.contactByEmail[normalisedEmail(q)] { found.append(v.state.survivor(of: id)) }
@@ -386,7 +386,7 @@ extension DeskView {
 
     /// An open ticket as a list row (called with the state locked).
     func openItem(_ n: TicketNumber, now: Date) -> FeedItem? {
-        guard let t = state.tickets[n] else { return nil }
+        guard let t = tickets[n] else { return nil }
         return FeedItem(number: n, subject: t.subject, status: t.status, marker: Self.marker(t), premium: t.premium,
                         unaccepted: t.responsible == nil, overdue: Self.overdue(t, now: now), responsible: t.responsible,
                         level: t.level, type: t.classification.type, criticality: t.classification.criticality,
@@ -415,7 +415,7 @@ extension DeskView {
     /// everyone who ever belonged to its organisation — and the contacts those were merged into.
     public func auditScope(_ n: TicketNumber) -> Audit.Scope? {
         read { v in
-            guard let t = v.state.tickets[n] else { return nil }
+            guard let t = v.tickets[n] else { return nil }
             let orgs = Set(t.organisation.map { [$0] } ?? [])
             var contacts: Set<ContactId> = [t.contact]
             for c in t.comments {
@@ -444,7 +444,7 @@ extension DeskView {
 
     /// Called with the lock held.
     func detail(_ number: TicketNumber, now: Date) -> TicketDetail? {
-        guard let t = state.tickets[number] else { return nil }
+        guard let t = tickets[number] else { return nil }
         let reactionBreached = t.reactionDue.map { (t.firstResponseAt ?? now) > $0 } ?? false
         let resolutionBreached = t.resolutionDue.map { (t.resolvedAt ?? t.closedAt ?? now) > $0 } ?? false
         return TicketDetail(ticket: t, contactName: authorName(.contact(t.contact)),

@@ -58,6 +58,13 @@ public protocol LogWriter: LogReader {
     /// Deletes every entry of a named side database (e.g. before a projection rebuild).
     func clear(_ database: String) throws
     func setCheckpoint(_ name: String, _ sequence: UInt64) throws
+    /// `EventStore.releaseReadPages` from inside a write: a long one (a rebuild's batch of rows, each
+    /// replacing an older row whose pages are read through the map) calls it every few thousand puts.
+    func releaseReadPages()
+}
+
+extension LogWriter {
+    public func releaseReadPages() {}
 }
 
 /// The append-only event log. Implementations: `LMDBEventStore` (the product) and `MemoryEventStore`

@@ -341,6 +341,7 @@ public final class LMDBEventStore: EventStore, @unchecked Sendable {
             }
             let writer = LMDBWriter(txn: LMDBTxn(txn: txn), dbs: dbs, next: committedNext,
                                     hash: committedHash, clock: options.clock)
+            writer.release = { [unowned self] in releaseReadPages() }
             for (i, r) in batch.enumerated() where failures[i] == nil {
                 writer.dirty = false
                 do {
@@ -693,6 +694,10 @@ final class LMDBWriter: LMDBReader, LogWriter, AppendBackend {
     var recordBuffer: [UInt8] = []
     let clock: @Sendable () -> Int64
     var dirty = false
+    /// The store's `releaseReadPages` (set by the store; the writer thread never holds its lock).
+    var release: () -> Void = {}
+
+    func releaseReadPages() { release() }
 
     init(txn: LMDBTxn, dbs: LMDBEventStore.DBIs, next: UInt64, hash: ChainHash, clock: @escaping @Sendable () -> Int64) {
         nextSequence = next

@@ -49,8 +49,18 @@ extension Desk {
     }
 }
 
+/// `ingestBlocking` on a thread of its own: it waits for a process that talks to the service in this
+/// process, whose handlers need the (two, on CI) threads of Swift's concurrency pool — blocking one
+/// of them from a test while another test blocks the other stalled the service until the ingest
+/// timed out.
+func ingest(_ message: String, port: Int, token: String) async throws -> (Int32, String, String) {
+    try await withCheckedThrowingContinuation { c in
+        Thread { c.resume(with: Result { try ingestBlocking(message, port: port, token: token) }) }.start()
+    }
+}
+
 /// Runs `helpdesk mail ingest` with `message` on its standard input; returns its exit status, stdout and stderr.
-func ingest(_ message: String, port: Int, token: String) throws -> (Int32, String, String) {
+func ingestBlocking(_ message: String, port: Int, token: String) throws -> (Int32, String, String) {
     let p = Process()
     p.executableURL = productsDirectory().appendingPathComponent("helpdesk")
     p.arguments = ["mail", "ingest", "--url", "http://127.0.0.1:\(port)", "--token", token, "--timeout", "20"]
@@ -100,13 +110,13 @@ struct MailEndToEndTests {
 
             It smokes. What now?
             """
-            let (code, out, err) = try ingest(first, port: port, token: gateway)
+            let (code, out, err) = try await ingest(first, port: port, token: gateway)
             #expect(code == 0, "\(err)")
             let r1 = try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any] ?? [:]
             #expect(r1["disposition"] as? String == "new")
             let n = try #require(r1["ticket"] as? Int)
             // The same message delivered twice is one comment.
-            let (again, out2, _) = try ingest(first, port: port, token: gateway)
+            let (again, out2, _) = try await ingest(first, port: port, token: gateway)
             #expect(again == 0 && out2.contains("duplicate"))
             let afterDuplicate = try await api.get("/tickets/\(n)", t.anna)
             #expect((afterDuplicate.object["ticket"] as? [String: Any])?["comments"].map { ($0 as? [Any])?.count } == 1)
@@ -139,7 +149,7 @@ struct MailEndToEndTests {
             On Wed, 5 Mar 2025, Support wrote:
             > Unplug it and call us.
             """
-            let (c3, out3, e3) = try ingest(reply, port: port, token: gateway)
+            let (c3, out3, e3) = try await ingest(reply, port: port, token: gateway)
             #expect(c3 == 0, "\(e3)")
             let r3 = try JSONSerialization.jsonObject(with: Data(out3.utf8)) as? [String: Any] ?? [:]
             #expect(r3["disposition"] as? String == "token" && r3["ticket"] as? Int == n)
@@ -148,7 +158,7 @@ struct MailEndToEndTests {
 
             // A forged token from a stranger does not reach the ticket: it opens its own.
             let forged = token.replacingOccurrences(of: ".\(n).", with: ".\(n + 1).")
-            let (c4, out4, _) = try ingest("""
+            let (c4, out4, _) = try await ingest("""
             From: Mallory <mallory@evil.example>
             Subject: Re: [#\(n)] Printer on fire
             Message-ID: <forged-3@evil.example>
@@ -161,7 +171,7 @@ struct MailEndToEndTests {
 
             // An out-of-office reply to our answer is recorded but changes nothing and sends nothing.
             let before = sendmail.sent().count
-            let (c5, out5, _) = try ingest("""
+            let (c5, out5, _) = try await ingest("""
             From: Ivan <ivan@acme.example>
             Subject: Auto: Re: [#\(n)] Printer on fire
             Message-ID: <ooo-4@acme.example>
@@ -177,7 +187,7 @@ struct MailEndToEndTests {
             #expect(sendmail.sent().count == before)
 
             // A message without a sender can never be accepted: 65 with the reason.
-            let (c6, _, e6) = try ingest("Subject: nobody\n\nhello\n", port: port, token: gateway)
+            let (c6, _, e6) = try await ingest("Subject: nobody\n\nhello\n", port: port, token: gateway)
             #expect(c6 == 65 && e6.contains("From"))
         }
         service.close()
@@ -191,7 +201,7 @@ struct MailEndToEndTests {
 
     @Test("mail ingest exits 75 when the service is down, so the MTA retries")
     func serviceDown() throws {
-        let (code, _, err) = try ingest("From: a@b.example\nSubject: x\n\nhi\n", port: 1, token: "whatever")
+        let (code, _, err) = try ingestBlocking("From: a@b.example\nSubject: x\n\nhi\n", port: 1, token: "whatever")
         #expect(code == 75 && err.contains("retry"))
     }
 

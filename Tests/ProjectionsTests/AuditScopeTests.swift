@@ -23,7 +23,7 @@ struct AuditScopeTests {
         let view = DeskView()
         let runner = ProjectionRunner(store: store, projections: [view])
         try await runner.prepare()
-        let tickets = view.read { v in v.state.tickets.values.filter { ["org0", "org1", "org2"].contains($0.organisation ?? "") }.map(\.number).sorted() }
+        let tickets = view.read { v in v.tickets.values.filter { ["org0", "org1", "org2"].contains($0.organisation ?? "") }.map(\.number).sorted() }
         #expect(tickets.count > 20)
         var contactsSeen = 0
         for n in tickets.prefix(40) {

@@ -23,7 +23,7 @@ func generated(_ store: any EventStore, tickets: Int, seed: UInt64) async throws
 
 /// Comparable content of a view.
 func content(_ v: DeskView) -> (DeskState, [EvaluationEntry], [TimeEntry], [TicketNumber: Activity]) {
-    v.read { ($0.state, $0.evaluations.sorted { $0.sequence < $1.sequence }, $0.timeEntries.sorted { $0.sequence < $1.sequence }, $0.activity) }
+    v.read { ($0.fullState, $0.evaluations.sorted { $0.sequence < $1.sequence }, $0.timeEntries.sorted { $0.sequence < $1.sequence }, $0.activity) }
 }
 
 @Suite("Projections")
@@ -43,9 +43,14 @@ struct ProjectionsTests {
             runner.stop()
             #expect(runner.position == head)
 
-            // Rebuilt from zero, both projections in one pass over the log.
+            // Rebuilt from zero, both projections in one pass over the log; each batch folded in
+            // slices, first stored once per batch, then early whenever more than 25 rows wait.
+            let sliced = DeskView()
+            let r1 = ProjectionRunner(store: store, projections: [sliced, Outbox()], rebuildBatchSize: 700, foldSlice: 90)
+            try await r1.rebuild(names: [])
+            #expect(content(sliced).0 == content(live).0, "rebuilt in slices")
             let rebuilt = DeskView(), rebuiltOutbox = Outbox()
-            let r2 = ProjectionRunner(store: store, projections: [rebuilt, rebuiltOutbox], rebuildBatchSize: 700)
+            let r2 = ProjectionRunner(store: store, projections: [rebuilt, rebuiltOutbox], rebuildBatchSize: 700, foldSlice: 90, maxRowsPerFlush: 25)
             try await r2.rebuild(names: [])
             #expect(r2.position("desk") == head && r2.position("outbox") == head)
             // Loaded from the rows the rebuild persisted, with its checkpoint.
@@ -96,7 +101,7 @@ struct ProjectionsTests {
             view.read { v in
                 var values = Set<[Party]>(), buffers = Set<UInt>(), sets = Set<Set<StaffId>>(), setStorages = Set<UInt>()
                 var lists = 0
-                for t in v.state.tickets.values {
+                for t in v.tickets.values {
                     for c in t.comments {
                         values.insert(c.notify)
                         buffers.insert(c.notify.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) })
@@ -309,7 +314,7 @@ extension ProjectionsTests {
         for t in TicketType.allCases { var f = FeedFilter(); f.unaccepted = true; f.type = t; filters.append(f) }
         // The definition, plainly: every ticket the person takes part in that passes the filter,
         // by latest activity, newest first.
-        let (tickets, activity) = view.read { ($0.state.tickets, $0.activity) }
+        let (tickets, activity) = view.read { ($0.tickets.dictionary, $0.activity) }
         func reference(_ s: StaffId, _ f: FeedFilter) -> [TicketNumber] {
             tickets.values.filter { t in
                 !t.spam && t.mergedInto == nil && t.involves(s)
@@ -417,7 +422,7 @@ extension ProjectionsTests {
             await #expect(throws: EventLogError.self) { try await runner.rebuild(names: []) }
             #expect(failing.flushes >= 3)
             #expect(runner.position("desk") == 0 && runner.position("failing") == 0)
-            #expect(view.read { $0.state.tickets.isEmpty } && failing.folded == 0)
+            #expect(view.read { $0.tickets.isEmpty } && failing.folded == 0)
             // What was stored is the rows and checkpoint of one batch (the second flush): a view loaded
             // from them and caught up equals one rebuilt whole.
             let stored = try store.read { try $0.checkpoint("proj.desk") } ?? 0
@@ -447,7 +452,7 @@ extension ProjectionsTests {
         }
         let view = DeskView()
         try await ProjectionRunner(store: store, projections: [view]).prepare()
-        #expect(view.read { v in opened.prefix(3).allSatisfy { v.state.tickets[$0]!.premium } })
+        #expect(view.read { v in opened.prefix(3).allSatisfy { v.tickets[$0]!.premium } })
         let now = Date(timeIntervalSince1970: 1_772_431_200 + 86_400 * 20)
         var f = FeedFilter()
         f.unaccepted = true
@@ -457,7 +462,7 @@ extension ProjectionsTests {
             let indexed = view.staffFeed(staff: s, filter: f, now: now, limit: 2, before: nil, sparse: 1).items
             #expect(indexed == view.staffFeed(staff: s, filter: f, now: now, limit: 2, before: nil, sparse: 8).items, "\(s)")
             #expect(indexed == view.staffFeed(staff: s, filter: f, now: now, limit: 2, before: nil, sparse: 0).items, "\(s)")
-            guard view.read({ $0.state.tickets[opened[0]]!.involves(s) }) else { continue }
+            guard view.read({ $0.tickets[opened[0]]!.involves(s) }) else { continue }
             #expect(indexed.map(\.number) == [opened[2], opened[1]], "\(s)")
             checked += 1
         }
@@ -478,7 +483,7 @@ extension ProjectionsTests {
             _ = try await processor.execute(Command(actor: .staff("olga"), .mergeContacts(duplicate: dup, into: into)))
         }
         func check(_ label: String) throws {
-            let (tickets, state) = view.read { ($0.state.tickets, $0.state) }
+            let (tickets, state) = view.read { ($0.tickets.dictionary, $0.state) }
             var nonEmpty = 0
             for c in state.contacts.keys.sorted() {
                 let reference = tickets.values.filter { !$0.spam && $0.mergedInto == nil && state.contactReaches(c, $0) }
@@ -514,9 +519,9 @@ extension ProjectionsTests {
         try await ProjectionRunner(store: store, projections: [view]).prepare()
         let now = Date(timeIntervalSince1970: 1_772_431_200 + 86_400 * 20)
         // The oracle: every ticket, filtered and sorted here.
-        let all = view.read { v in v.state.tickets.values.filter { $0.status.isOpen && !$0.spam && $0.mergedInto == nil } }
+        let all = view.read { v in v.tickets.values.filter { $0.status.isOpen && !$0.spam && $0.mergedInto == nil } }
         let activity = view.read { $0.activity }
-        #expect(all.count > 10 && all.count < view.read { $0.state.tickets.count }, "the history has open and finished tickets")
+        #expect(all.count > 10 && all.count < view.read { $0.tickets.count }, "the history has open and finished tickets")
         for sort in QueueSort.allCases {
             let ordered: [TicketState] = switch sort {
             case .number: all.sorted { $0.number > $1.number }

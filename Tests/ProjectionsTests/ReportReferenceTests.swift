@@ -91,7 +91,7 @@ struct ReportReferenceTests {
         for n in unaccepted.prefix(5) { _ = try await processor.execute(Command(actor: .staff("twin"), .acceptTicket(ticket: n))) }
         let view = DeskView()
         try await ProjectionRunner(store: store, projections: [view]).prepare()
-        let state = view.read { $0.state }
+        let state = view.read { $0.fullState }
         let days = state.tickets.values.map { localDate($0.openedAt, timeZone: state.account.timeZone) }.sorted()
         let periods = [(days.first!, days.last!), (days[days.count / 3], days[2 * days.count / 3]), (days[days.count / 2], days[days.count / 2])]
         for (from, to) in periods {

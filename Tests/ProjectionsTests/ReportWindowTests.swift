@@ -35,7 +35,7 @@ struct ReportWindowTests {
         let view = DeskView()
         try await ProjectionRunner(store: store, projections: [view]).prepare()
         #expect(view.read { $0.openedInOrder && $0.evaluationsInOrder })
-        let days = view.read { v in v.openedOrder.compactMap { v.state.tickets[$0] }.map { localDate($0.openedAt, timeZone: v.state.account.timeZone) } }
+        let days = view.read { v in v.openedOrder.compactMap { v.tickets[$0] }.map { localDate($0.openedAt, timeZone: v.state.account.timeZone) } }
         let first = try #require(days.first), last = try #require(days.last)
         let middle = days[days.count / 2]
         let periods = [(first, last), (first, first), (middle, middle), (middle, last), (LocalDate(year: 1990, month: 1, day: 1), LocalDate(year: 1990, month: 2, day: 1))]

@@ -1,0 +1,47 @@
+import Foundation
+import Testing
+@testable import SupportDesk
+@testable import Projections
+
+@Suite("TicketTable")
+struct TicketTableTests {
+    func ticket(_ n: TicketNumber) -> TicketState {
+        TicketState(number: n, channel: .email, subject: "s\(n)", contact: "c\(n)", organisation: nil, language: "en",
+                    openedAt: Date(timeIntervalSince1970: Double(n)), premium: false, participants: [])
+    }
+
+    @Test("behaves as a dictionary of tickets, over chunks and numbers outside them, in random order")
+    func likeADictionary() {
+        var rng = SystemRandomNumberGenerator()
+        var table = TicketTable(), reference: [TicketNumber: TicketState] = [:]
+        let numbers: [TicketNumber] = [-3, 0, 1, 2, 1023, 1024, 1025, 2048, 5000, 1 << 20, 1 << 28, (1 << 28) + 1, 1 << 40, .max]
+        for _ in 0..<2_000 {
+            let n = Bool.random(using: &rng) ? numbers.randomElement(using: &rng)! : Int.random(in: 1...6_000, using: &rng)
+            switch Int.random(in: 0..<4, using: &rng) {
+            case 0: table[n] = ticket(n); reference[n] = ticket(n)
+            case 1: #expect(table.remove(n) == reference.removeValue(forKey: n))
+            case 2: table[n]?.version += 1; reference[n]?.version += 1
+            default: table[n] = nil; reference[n] = nil
+            }
+            #expect(table.count == reference.count)
+        }
+        #expect(table.dictionary == reference)
+        #expect(table.numbers == reference.keys.sorted())
+        #expect(table.values.map(\.number) == reference.keys.sorted())
+        #expect(table.isEmpty == reference.isEmpty)
+    }
+
+    @Test("a change through the subscript is made in place: the thread's storage is not copied")
+    func inPlace() {
+        var table = TicketTable()
+        var t = ticket(7)
+        t.comments = [CommentState(number: 1, author: .contact("c7"), text: "hello", isInternal: false, notify: [], attachments: [], at: Date())]
+        table[7] = t
+        t = ticket(0)  // drop the local copy's reference
+        let before = table[7]!.comments.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+        table[7]!.comments[0].text = "changed"
+        let after = table[7]!.comments.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+        #expect(before == after, "the comments array was copied")
+        #expect(table[7]!.comments[0].text == "changed" && table.count == 1)
+    }
+}
