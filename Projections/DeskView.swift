@@ -186,10 +186,9 @@ public final class DeskView: Projection, @unchecked Sendable {
         }
         let facetsBefore = refacets ? event.ticket.flatMap { tickets[$0] }.map(Facets.init) : nil
         if let n = event.ticket {
-            // `DeskState.evolve` changes ticket `n` only: it is lent to `state` for the fold.
-            if let t = tickets.remove(n) { state.tickets[n] = t }
-            state.evolve(event, at: at)
-            if let t = state.tickets.removeValue(forKey: n) { tickets[n] = t }
+            // As `DeskState.evolve`, on the view's own table, in place.
+            DeskState.evolve(&tickets[n], event, at: at)
+            if case .ticketOpened(let e) = event { state.lastTicketNumber = max(state.lastTicketNumber, e.ticket) }
         } else {
             state.evolve(event, at: at)
         }

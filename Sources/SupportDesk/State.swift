@@ -238,6 +238,12 @@ public struct DeskState: Sendable, Hashable {
 
     /// Applies one event. `at` is the event's time from the log.
     public mutating func evolve(_ event: DeskEvent, at: Date) {
+        if let n = event.ticket {
+            // An event of a ticket changes that ticket only (and the highest number, when it opens one).
+            Self.evolve(&tickets[n], event, at: at)
+            if case .ticketOpened(let e) = event { lastTicketNumber = max(lastTicketNumber, e.ticket) }
+            return
+        }
         switch event {
         case .accountCreated(let e):
             account.created = true
@@ -299,7 +305,15 @@ public struct DeskState: Sendable, Hashable {
             for p in e.phones { contactByPhone[normalisedPhone(p)] = e.contact }
         case .portalAccessChanged(let e): contacts[e.contact]?.portalAccess = e.granted
         case .contactNoteAdded(let e): contacts[e.contact]?.notes += 1
-        case .ticketOpened(let e):
+        default: break
+        }
+        bumpVersion(of: event)
+    }
+
+    /// What `evolve` does to the ticket of a ticket's event (`event.ticket`), given that ticket's slot:
+    /// the desk view keeps its tickets in a table of its own and folds them in place through this.
+    public static func evolve(_ ticket: inout TicketState?, _ event: DeskEvent, at: Date) {
+        if case .ticketOpened(let e) = event {
             var t = TicketState(number: e.ticket, channel: e.channel, subject: e.subject, contact: e.contact,
                                 organisation: e.organisation, language: e.language, openedAt: at, premium: e.premium,
                                 participants: Set(e.participants))
@@ -310,12 +324,11 @@ public struct DeskState: Sendable, Hashable {
             t.origin = e.origin
             t.comments = [CommentState(number: 1, author: e.openedBy, text: e.body, isInternal: false,
                                        notify: TicketState.openingNotify(e), attachments: e.attachments, at: at)]
-            tickets[e.ticket] = t
-            lastTicketNumber = max(lastTicketNumber, e.ticket)
-        default:
-            if let n = event.ticket { tickets[n]?.apply(event, at: at) }
+            ticket = t
+        } else {
+            ticket?.apply(event, at: at)
         }
-        bumpVersion(of: event)
+        ticket?.version += 1
     }
 
     private mutating func bumpVersion(of event: DeskEvent) {
@@ -336,8 +349,7 @@ public struct DeskState: Sendable, Hashable {
         case .portalAccessChanged(let e): contacts[e.contact]?.version += 1
         case .contactNoteAdded(let e): contacts[e.contact]?.version += 1
         case .mailReceived(let e) where e.ticket == nil: mailVersion += 1
-        default:
-            if let n = event.ticket { tickets[n]?.version += 1 }
+        default: break  // a ticket's event: `evolve(_:_:at:)`
         }
     }
 }

@@ -31,6 +31,8 @@ struct RebuildBench: AsyncParsableCommand {
     @Option(help: "Use this existing data folder instead of generating one.") var data: String?
     @Option(help: "Folder for scratch data.") var dir: String?
     @Option(help: "Events per rebuild batch (ProjectionRunner's rebuildBatchSize).") var batch: Int = ProjectionRunner.defaultRebuildBatchSize
+    @Option(help: "Store a batch early past this many changed rows (ProjectionRunner's maxRowsPerFlush).") var maxRows: Int = 8_192
+    @Option(help: "Events folded between checks of maxRows (ProjectionRunner's foldSlice).") var foldSlice: Int = 5_000
 
     func run() async throws {
         var report = Report()
@@ -38,7 +40,7 @@ struct RebuildBench: AsyncParsableCommand {
         let (store, folder, remove) = try await benchHistory(dir, tickets: tickets, reuse: data)
         defer { store.close(); if remove { try? FileManager.default.removeItem(at: folder) } }
         // The projections `helpdesk serve` runs.
-        let runner = ProjectionRunner(store: store, projections: [DeskView(), Outbox()], rebuildBatchSize: batch)
+        let runner = ProjectionRunner(store: store, projections: [DeskView(), Outbox()], rebuildBatchSize: batch, foldSlice: foldSlice, maxRowsPerFlush: maxRows)
         store.releaseReadPages()  // start the memory figures from the rebuild, not the generation
         let memory = MemorySampler()
         let t0 = monotonicSeconds()
