@@ -397,7 +397,7 @@ public final class DeskView: Projection, @unchecked Sendable {
                 try w.put(DeskView.key(.ticket, DeskView.be(UInt64(n))), try CompactCoding.encode(row), in: DeskView.db)
                 // Each row replaced reads the old one's pages through the map: a rebuild's batch
                 // rewrites tens of thousands, which need not stay resident.
-                if i % 8192 == 8191 { w.releaseReadPages() }
+                if i % 2048 == 2047 { w.releaseReadPages() }
             }
             for (id, row) in contacts {
                 try w.put(DeskView.key(.contact, Array(id.utf8)), try CompactCoding.encode(row), in: DeskView.db)

@@ -59,6 +59,32 @@ struct LMDBStoreTests {
         #endif
     }
 
+    @Test("a writer releases the pages it read through the map in the middle of its transaction, and goes on")
+    func writerReleasesReadPages() async throws {
+        #if os(Linux)
+        let dir = try TempDir()
+        let s = try LMDBEventStore(directory: dir.url)
+        defer { s.close() }
+        let payload = String(repeating: "z", count: 1_000)
+        for i in 0..<40 { try await s.append(to: "s-\(i)", (0..<250).map { _ in event("E", payload) }) }  // ~10 MB
+        s.releaseReadPages()
+        let file = dir.url.appendingPathComponent("data.mdb").resolvingSymlinksInPath().path
+        let (read, before, after) = try await s.write { w -> (Int, Int, Int) in
+            var read = 0
+            try w.forEachRawRecord(from: 1) { _, _ in read += 1; return true }
+            let before = try Self.residentKB(of: file)
+            w.releaseReadPages()
+            let after = try Self.residentKB(of: file)
+            try w.put(Array("k".utf8), Array("v".utf8), in: "side.test")
+            return (read, before, after)
+        }
+        #expect(read == 10_000)
+        #expect(before > 8_000, "the writer's reads mapped the log: \(before) KB")
+        #expect(after < before / 4, "\(before) KB → \(after) KB")
+        #expect(try s.read { try $0.get(Array("k".utf8), in: "side.test") } == Array("v".utf8))
+        #endif
+    }
+
     @Test("a tiny initial map fills and grows without losing or refusing an append")
     func mapGrows() async throws {
         let dir = try TempDir()
