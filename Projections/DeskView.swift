@@ -163,7 +163,7 @@ public final class DeskView: Projection, @unchecked Sendable {
         try lock.withLock { try body(self) }
     }
 
-    public func apply(_ batch: [(event: DeskEvent, record: RecordedEvent)]) {
+    public func apply(_ batch: ArraySlice<(event: DeskEvent, record: RecordedEvent)>) {
         lock.withLock {
             for (event, record) in batch { fold(event, record) }
             changes &+= 1

@@ -76,7 +76,7 @@ public final class Outbox: Projection, @unchecked Sendable {
         }
     }
 
-    public func apply(_ batch: [(event: DeskEvent, record: RecordedEvent)]) {
+    public func apply(_ batch: ArraySlice<(event: DeskEvent, record: RecordedEvent)>) {
         lock.withLock {
             for (event, record) in batch { fold(event, at: record.timestamp) }
         }

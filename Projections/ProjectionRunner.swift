@@ -19,7 +19,7 @@ public protocol Projection: AnyObject, Sendable {
     /// Forgets everything (before a rebuild).
     func reset()
     /// Folds a batch of events, in log order.
-    func apply(_ batch: [(event: DeskEvent, record: RecordedEvent)])
+    func apply(_ batch: ArraySlice<(event: DeskEvent, record: RecordedEvent)>)
     /// Writes the rows changed since the last flush. May run more than once for one batch (the log
     /// can redo a transaction): it must not change the projection; `didFlush` follows the commit.
     func flush(into writer: any LogWriter) throws
@@ -38,6 +38,8 @@ public protocol Projection: AnyObject, Sendable {
 }
 
 extension Projection {
+    /// Folds a whole array of events.
+    public func apply(_ batch: [(event: DeskEvent, record: RecordedEvent)]) { apply(batch[...]) }
     public func takeFlush() -> (@Sendable (any LogWriter) throws -> Void)? { nil }
     public var pendingRows: Int { 0 }
 }
@@ -228,8 +230,7 @@ public final class ProjectionRunner: Sendable {
                     var end = done
                     repeat {
                         let next = min(end + foldSlice, batch.count)
-                        let slice = end == 0 && next == batch.count ? batch : Array(batch[end..<next])
-                        for p in ps { p.apply(slice) }
+                        for p in ps { p.apply(batch[end..<next]) }
                         end = next
                     } while end < batch.count && ps.allSatisfy({ $0.pendingRows <= maxRowsPerFlush })
                     let upTo = end == batch.count ? last : batch[end - 1].record.sequence

@@ -397,7 +397,7 @@ extension ProjectionsTests {
         let failAt: Int
         init(failAt: Int) { self.failAt = failAt }
         func reset() { lock.withLock { folded = 0 } }
-        func apply(_ batch: [(event: DeskEvent, record: RecordedEvent)]) { lock.withLock { folded += batch.count; applies += 1 } }
+        func apply(_ batch: ArraySlice<(event: DeskEvent, record: RecordedEvent)>) { lock.withLock { folded += batch.count; applies += 1 } }
         func flush(into writer: any LogWriter) throws { lock.withLock { liveFlushes += 1 } }
         func didFlush() {}
         func load(from reader: any LogReader) throws {}
