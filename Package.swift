@@ -1,6 +1,12 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
+/// The executables (`helpdesk`, `helpdesk-bench`) use tcmalloc (Debian's `libtcmalloc-minimal4`, installed
+/// with LMDB — see README) instead of glibc's malloc: the projections' fold and the row writer allocate
+/// and free millions of small objects from two threads, and a rebuild of 5M events ran ~25 % faster with
+/// ~100 MB less heap under it (README, performance). The tests keep the system allocator.
+let fastMalloc: [LinkerSetting] = [.unsafeFlags(["-Xlinker", "-l:libtcmalloc_minimal.so.4"], .when(platforms: [.linux]))]
+
 let package = Package(
     name: "Helpdesk",
     platforms: [.macOS(.v15)],
@@ -65,13 +71,15 @@ let package = Package(
         .executableTarget(name: "helpdesk",
                           dependencies: ["EventLog", "SupportDesk", "DeskEngine", "Projections", "DeskServer", "MailDesk",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
-                          path: "Tools/helpdesk"),
+                          path: "Tools/helpdesk",
+                          linkerSettings: fastMalloc),
         .executableTarget(name: "helpdesk-bench",
                           dependencies: ["EventLog", "SupportDesk", "DeskEngine", "Projections", "DeskServer", "Mail", "MailDesk",
                                          .product(name: "HummingbirdTesting", package: "hummingbird"),
                                          .product(name: "HTTPTypes", package: "swift-http-types"),
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
-                          path: "Tools/helpdesk-bench"),
+                          path: "Tools/helpdesk-bench",
+                          linkerSettings: fastMalloc),
         // A child process for the crash-safety test: appends and prints acknowledged sequences until killed.
         .executableTarget(name: "eventlog-crash-child", dependencies: ["EventLog"], path: "Tests/CrashChild"),
         .testTarget(name: "EventLogTests",
