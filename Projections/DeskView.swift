@@ -188,7 +188,7 @@ public final class DeskView: Projection, @unchecked Sendable {
         if let n = event.ticket {
             // As `DeskState.evolve`, on the view's own table, in place.
             DeskState.evolve(&tickets[n], event, at: at)
-            if case .ticketOpened(let e) = event { state.lastTicketNumber = max(state.lastTicketNumber, e.ticket) }
+            state.noteTicketNumber(of: event)
         } else {
             state.evolve(event, at: at)
         }

@@ -162,10 +162,10 @@ public final class ProjectionRunner: Sendable {
         }
     }
 
-    /// Forgets `p`'s state and folds the whole log again, flushing in batches.
+    /// Forgets `p`'s state and folds the whole log again, as `rebuild(names:)` does for several.
     public func rebuild(_ p: any Projection, progress: (@Sendable (String, UInt64, UInt64) -> Void)? = nil) async throws {
         try await startOver([p])
-        try await catchUp(p, progress: progress, batch: rebuildBatchSize)
+        try await catchUp(together: [p], progress: progress, batch: rebuildBatchSize)
     }
 
     /// Forgets `ps`' state in memory and in storage (rows cleared, checkpoints at 0, code versions
@@ -301,9 +301,7 @@ public final class ProjectionRunner: Sendable {
     /// command on a quiet desk is written at once, and under load the projection adds a write
     /// transaction only twice a second. Nothing depends on the stored rows but a restart, which
     /// catches up from the stored checkpoint through the log.
-    func catchUp(_ p: any Projection, progress: (@Sendable (String, UInt64, UInt64) -> Void)?, batch batchLimit: Int? = nil,
-                 lazy: Bool = false) async throws {
-        let batchSize = batchLimit ?? self.batchSize
+    func catchUp(_ p: any Projection, progress: (@Sendable (String, UInt64, UInt64) -> Void)?, lazy: Bool = false) async throws {
         while true {
             let from = position(p.name) + 1
             let head = store.committedHead

@@ -57,20 +57,6 @@ struct TicketTable {
         }
     }
 
-    /// Takes ticket `n` out of the table (nil when absent), leaving its slot empty.
-    mutating func remove(_ n: TicketNumber) -> TicketState? {
-        guard let (c, i) = Self.slot(n) else {
-            let value = others.removeValue(forKey: n)
-            if value != nil { count -= 1 }
-            return value
-        }
-        guard c < chunks.count, chunks[c] != nil else { return nil }
-        var value: TicketState? = nil
-        swap(&value, &chunks[c]![i])
-        if value != nil { count -= 1 }
-        return value
-    }
-
     /// The numbers held, ascending.
     var numbers: [TicketNumber] {
         var out: [TicketNumber] = []

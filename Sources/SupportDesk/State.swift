@@ -241,7 +241,7 @@ public struct DeskState: Sendable, Hashable {
         if let n = event.ticket {
             // An event of a ticket changes that ticket only (and the highest number, when it opens one).
             Self.evolve(&tickets[n], event, at: at)
-            if case .ticketOpened(let e) = event { lastTicketNumber = max(lastTicketNumber, e.ticket) }
+            noteTicketNumber(of: event)
             return
         }
         switch event {
@@ -308,6 +308,12 @@ public struct DeskState: Sendable, Hashable {
         default: break
         }
         bumpVersion(of: event)
+    }
+
+    /// What a ticket's event does besides changing its ticket: one that opens a ticket moves the
+    /// highest number. (The desk view, which keeps its tickets apart, calls this and the next.)
+    public mutating func noteTicketNumber(of event: DeskEvent) {
+        if case .ticketOpened(let e) = event { lastTicketNumber = max(lastTicketNumber, e.ticket) }
     }
 
     /// What `evolve` does to the ticket of a ticket's event (`event.ticket`), given that ticket's slot:
