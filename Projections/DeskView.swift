@@ -56,13 +56,6 @@ public final class DeskView: Projection, @unchecked Sendable {
     /// Everything but the tickets, which are in `tickets` (`state.tickets` stays empty).
     var state = DeskState()
     var tickets = TicketTable()
-    /// One shared copy of each distinct notify list and participant set (`shareStaffSets`,
-    /// `shareNotifyLists`). Nearly every
-    /// comment is sent to the same staff and the client, and most tickets have the same
-    /// participants: kept once each, they were a quarter of a ticket's memory (3.3M notify entries
-    /// for 107k tickets).
-    var notifyLists = Set<[Party]>()
-    var staffSets = Set<Set<StaffId>>()
     var activity: [TicketNumber: Activity] = [:]
     /// Append-only (sequence, ticket) in activity order; entries older than a ticket's current
     /// activity are stale and skipped (compacted when they dominate).
@@ -118,8 +111,6 @@ public final class DeskView: Projection, @unchecked Sendable {
             resets &+= 1
             state = DeskState()
             tickets = TicketTable()
-            notifyLists = []
-            staffSets = []
             activity = [:]
             feed = []
             byContact = [:]
@@ -158,6 +149,40 @@ public final class DeskView: Projection, @unchecked Sendable {
         return s
     }
 
+    /// How the view holds its tickets: all, frozen (and their bytes), live (for benchmarks).
+    public var ticketFigures: (tickets: Int, frozen: Int, frozenBytes: Int, live: Int) {
+        lock.withLock { (tickets.count, tickets.frozenCount, tickets.frozenBytes, tickets.liveCount) }
+    }
+
+    /// Where the view's memory goes, for `helpdesk-bench memory`: drops its parts one after another
+    /// and reports what `allocated()` (the allocator's count of bytes in use) fell by with each.
+    /// Leaves the view empty; call `reset()` or `load` before using it again.
+    public func releaseParts(measuring allocated: () -> Int) -> [(part: String, bytes: Int)] {
+        lock.withLock {
+            var out: [(String, Int)] = []
+            var last = allocated()
+            func dropped(_ part: String, _ drop: () -> Void) {
+                drop()
+                let now = allocated()
+                out.append((part, last - now))
+                last = now
+            }
+            dropped("activity (last activity per ticket)") { activity = [:] }
+            dropped("feed (activity order)") { feed = [] }
+            dropped("facet indexes (status, type, criticality, level)") { byStatus = [:]; byType = [:]; byCriticality = [:]; byLevel = [:] }
+            dropped("assigned (mine)") { assigned = [:] }
+            dropped("tickets by contact and organisation") { byContact = [:]; byOrganisation = [:] }
+            dropped("open tickets' facts, opening order") { openFacts = [:]; openedOrder = [] }
+            dropped("evaluations") { evaluations = [] }
+            dropped("time entries") { timeEntries = [] }
+            dropped("contact search") { contactSearch = ContactSearchIndex() }
+            dropped("contacts, organisations, account") { state = DeskState(); everMembers = [:]; everOrganisations = [:]; absorbed = [:]; portalHistory = [:] }
+            let figures = (tickets.liveCount, tickets.frozenCount, tickets.frozenBytes)
+            dropped("tickets: \(figures.0) live, \(figures.1) frozen (\(figures.2 / max(figures.1, 1)) bytes each), pools, slots") { tickets = TicketTable() }
+            return out
+        }
+    }
+
     /// Runs `body` with the state locked (queries).
     public func read<T>(_ body: (DeskView) throws -> T) rethrows -> T {
         try lock.withLock { try body(self) }
@@ -172,6 +197,8 @@ public final class DeskView: Projection, @unchecked Sendable {
 
     func fold(_ event: DeskEvent, _ record: RecordedEvent) {
         let at = record.timestamp
+        // A frozen ticket is decoded once, not at each read below.
+        if let n = event.ticket { tickets.thaw(n) }
         // Only these events change who is responsible or co-executes (TicketState.apply); the
         // others skip building the before / after sets.
         let reassigns = switch event {
@@ -223,11 +250,6 @@ public final class DeskView: Projection, @unchecked Sendable {
                 feed.append((record.sequence, n))
             }
             dirtyTickets.insert(n)
-            if reassigns { shareStaffSets(n) }
-            switch event {
-            case .ticketOpened, .commentAdded: shareNotifyLists(n, from: (tickets[n]?.comments.count ?? 1) - 1)
-            default: break
-            }
             indexOpen(n)
             if refacets { noteFacets(n, from: facetsBefore, to: tickets[n].map(Facets.init)) }
             let assignedNow = reassigns ? tickets[n].map(Self.assignees) ?? [] : []
@@ -250,23 +272,6 @@ public final class DeskView: Projection, @unchecked Sendable {
         default: break
         }
         if feed.count > 1024, feed.count > 4 * activity.count { compactFeed() }
-    }
-
-    /// Makes ticket `n`'s participant and co-executor sets the shared copies of equal ones (only
-    /// storage changes, not values); called after the events that can change them.
-    func shareStaffSets(_ n: TicketNumber) {
-        guard tickets[n] != nil else { return }
-        tickets[n]!.participants = staffSets.insert(tickets[n]!.participants).memberAfterInsert
-        tickets[n]!.coExecutors = staffSets.insert(tickets[n]!.coExecutors).memberAfterInsert
-    }
-
-    /// The same for the notify lists of ticket `n`'s comments from index `from` on (the one just
-    /// added; all of them in `load`).
-    func shareNotifyLists(_ n: TicketNumber, from: Int) {
-        guard let count = tickets[n]?.comments.count else { return }
-        for i in max(0, from)..<count {
-            tickets[n]!.comments[i].notify = notifyLists.insert(tickets[n]!.comments[i].notify).memberAfterInsert
-        }
     }
 
     func noteMember(_ contact: ContactId, of org: OrganisationId) {
@@ -456,8 +461,10 @@ public final class DeskView: Projection, @unchecked Sendable {
         lock.withLock { forgetDirty() }
     }
 
-    /// Called with the lock held.
+    /// Called with the lock held, once the dirty rows are made: the tickets among them that are no
+    /// longer open are frozen (`TicketTable`) until a change thaws them.
     func forgetDirty() {
+        for n in dirtyTickets { tickets.freeze(n) }
         dirtyTickets = []
         dirtyContacts = []
         dirtyOrganisations = []
@@ -476,14 +483,13 @@ public final class DeskView: Projection, @unchecked Sendable {
                     let row = try CompactCoding.decode(TicketRow.self, from: v)
                     let t = row.ticket
                     tickets[t.number] = t
-                    shareStaffSets(t.number)
-                    shareNotifyLists(t.number, from: 0)
                     activity[t.number] = row.activity
                     indexOpen(t.number)
                     noteFacets(t.number, from: nil, to: Facets(t))
                     for s in Self.assignees(t) { assigned[s, default: []].insert(t.number) }
                     byContact[t.contact, default: []].append(t.number)
                     if let org = t.organisation { byOrganisation[org, default: []].append(t.number) }
+                    tickets.freeze(t.number)
                 case .contact:
                     let row = try CompactCoding.decode(ContactRow.self, from: v)
                     state.contacts[row.contact.id] = row.contact

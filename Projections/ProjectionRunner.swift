@@ -18,7 +18,8 @@ public protocol Projection: AnyObject, Sendable {
     var databases: [String] { get }
     /// Forgets everything (before a rebuild).
     func reset()
-    /// Folds a batch of events, in log order.
+    /// Folds a batch of events, in log order. The records come without their `payload` and
+    /// `hash` (the event is there decoded).
     func apply(_ batch: ArraySlice<(event: DeskEvent, record: RecordedEvent)>)
     /// Writes the rows changed since the last flush. May run more than once for one batch (the log
     /// can redo a transaction): it must not change the projection; `didFlush` follows the commit.
@@ -277,16 +278,17 @@ public final class ProjectionRunner: Sendable {
     }
 
     /// The decoded desk events from `from` up to `head`, at most `limit` records; and the last
-    /// sequence read (records of unknown types are skipped but counted).
+    /// sequence read (records of unknown types are skipped but counted). The records' `payload` and
+    /// `hash` are empty: the projections get the event decoded (`RecordFormat.decodeWithoutBytes`).
     func readBatch(from: UInt64, head: UInt64, limit: Int) throws -> ([(event: DeskEvent, record: RecordedEvent)], UInt64) {
         var batch: [(event: DeskEvent, record: RecordedEvent)] = []
         var last = from - 1
         try store.read { r in
             try r.forEachRawRecord(from: from) { seq, raw in
-                let rec = try RecordFormat.decode(raw)
+                let (rec, payload) = try RecordFormat.decodeWithoutBytes(raw)
                 last = seq
                 if EventCodec.isKnown(rec.type) {
-                    batch.append((try EventCodec.decode(type: rec.type, schemaVersion: rec.schemaVersion, payload: rec.payload), rec))
+                    batch.append((try EventCodec.decode(type: rec.type, schemaVersion: rec.schemaVersion, bytes: payload), rec))
                 }
                 return seq < head && seq - from + 1 < UInt64(limit)
             }

@@ -310,7 +310,7 @@ extension DeskView {
                     let (seq, n) = order?[i] ?? v.feed[count - 1 - i]
                     i += 1
                     if let before, seq >= before { continue }
-                    guard let act = v.activity[n], act.sequence == seq, !quickReject(n), let t = v.tickets[n], matches(t) else { continue }
+                    guard let act = v.activity[n], act.sequence == seq, !quickReject(n), let t = v.tickets[withoutThread: n], matches(t) else { continue }
                     if filter.premiumFirst, t.premium { premium.append(item(n, t, act)) } else { out.append(item(n, t, act)) }
                 }
                 return (out, premium, !wantsMore())

@@ -173,7 +173,7 @@ extension DeskView {
             let e = evaluations[i]
             let day = dayOf(e.at)
             guard day >= from, day <= to, let (version, f) = try formula(on: day) else { continue }
-            let t = tickets[e.ticket]
+            let t = tickets[withoutThread: e.ticket]
             let key = AmountKey(formula: version, evaluation: e.evaluation, complexity: t?.classification.complexity ?? 0,
                                 level: t?.level.rawValue ?? 1, premium: t?.premium ?? false)
             let amount: Double
@@ -408,10 +408,10 @@ extension DeskView {
                              _ body: (TicketState, (date: LocalDate, hour: Int, weekday: Int)) -> Void) {
         let local = local ?? LocalDay(timeZone: state.account.timeZone)
         let range = Self.window(count: openedOrder.count, inOrder: openedInOrder, from: from, to: to) {
-            self.tickets[self.openedOrder[$0]]?.openedAt ?? .distantPast
+            self.tickets[withoutThread: self.openedOrder[$0]]?.openedAt ?? .distantPast
         }
         for i in range {
-            _ = tickets[openedOrder[i]].map { t in
+            _ = tickets[withoutThread: openedOrder[i]].map { t in
                 let opened = local.parts(t.openedAt)
                 if opened.date >= from, opened.date <= to { body(t, opened) }
             }

@@ -83,18 +83,22 @@ public enum EventCodec {
     /// Decodes a payload of `type` written with `schemaVersion`, upgrading it when it is older.
     public static func decode(type: String, schemaVersion: UInt16, payload: some ContiguousBytes & Sendable,
                               with decoder: JSONDecoder? = nil) throws -> DeskEvent {
+        try payload.withUnsafeBytes { raw in try decode(type: type, schemaVersion: schemaVersion, bytes: raw, with: decoder) }
+    }
+
+    /// The same, from bytes in place (e.g. a record's payload inside the mapped log).
+    public static func decode(type: String, schemaVersion: UInt16, bytes raw: UnsafeRawBufferPointer,
+                              with decoder: JSONDecoder? = nil) throws -> DeskEvent {
         guard let entry = byType[type], schemaVersion <= entry.payload.schemaVersion, schemaVersion >= 1 else {
             throw UnknownEvent(type: type, schemaVersion: schemaVersion)
         }
         let kind = entry.payload
-        return try payload.withUnsafeBytes { raw -> DeskEvent in
-            let payload = Payload(raw: raw, decoder: decoder)
-            if schemaVersion < kind.schemaVersion {
-                return try upgrade(type: type, from: schemaVersion, payload)
-            }
-            if let fast = entry.fast, raw.first == CompactCoding.marker { return try fast(Reader(bytes: raw)) }
-            return try payload.decode(kind).event
+        let payload = Payload(raw: raw, decoder: decoder)
+        if schemaVersion < kind.schemaVersion {
+            return try upgrade(type: type, from: schemaVersion, payload)
         }
+        if let fast = entry.fast, raw.first == CompactCoding.marker { return try fast(Reader(bytes: raw)) }
+        return try payload.decode(kind).event
     }
 
     /// A stored payload in either form.

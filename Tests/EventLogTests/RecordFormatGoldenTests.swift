@@ -72,4 +72,29 @@ struct RecordFormatGoldenTests {
             #expect(try store.verify().ok)
         }
     }
+
+    @Test("decodeWithoutBytes gives the same record without its payload and hash, and the payload in place")
+    func withoutBytes() async throws {
+        let store = MemoryEventStore()
+        try await Self.history(store)
+        let pairs = try store.read { r -> [(RecordedEvent, RecordedEvent, [UInt8])] in
+            var out: [(RecordedEvent, RecordedEvent, [UInt8])] = []
+            try r.forEachRawRecord(from: 1) { _, raw in
+                let (thin, payload) = try RecordFormat.decodeWithoutBytes(raw)
+                out.append((try RecordFormat.decode(raw), thin, Array(payload)))
+                return true
+            }
+            return out
+        }
+        #expect(pairs.count == 6)
+        for (full, thin, payload) in pairs {
+            #expect(thin.payload.isEmpty && thin.hash.isEmpty)
+            #expect(payload == full.payload)
+            var same = full
+            same.payload = []
+            same.hash = []
+            #expect(thin == same)
+        }
+        #expect(pairs.contains { $0.2.count == 300 } && pairs.contains { $0.2.isEmpty })
+    }
 }

@@ -89,7 +89,7 @@ struct ProjectionsTests {
         }
     }
 
-    @Test("equal notify lists and participant sets are kept once, folded live and loaded from rows")
+    @Test("closed tickets are frozen, their equal notify lists and participant sets kept once, folded live and loaded from rows")
     func sharedLists() async throws {
         let store = MemoryEventStore()
         _ = try await generated(store, tickets: 120, seed: 4)
@@ -100,8 +100,9 @@ struct ProjectionsTests {
         for view in [live, loaded] {
             view.read { v in
                 var values = Set<[Party]>(), buffers = Set<UInt>(), sets = Set<Set<StaffId>>(), setStorages = Set<UInt>()
-                var lists = 0
-                for t in v.tickets.values {
+                var lists = 0, closed = 0
+                for t in v.tickets.values where !t.status.isOpen {
+                    closed += 1
                     for c in t.comments {
                         values.insert(c.notify)
                         buffers.insert(c.notify.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) })
@@ -113,6 +114,7 @@ struct ProjectionsTests {
                 #expect(lists > 300 && values.count < lists / 3, "\(values.count) distinct lists of \(lists)")
                 #expect(buffers.count == values.count, "one copy per distinct notify list")
                 #expect(setStorages.count == sets.count, "one copy per distinct participant set")
+                #expect(closed > 60 && v.tickets.frozenCount == closed && v.tickets.liveCount == v.tickets.count - closed)
             }
         }
         #expect(content(live).0 == content(loaded).0)

@@ -7,7 +7,7 @@ struct HelpdeskBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "helpdesk-bench",
         abstract: "Benchmarks that print figures (run release builds: swift run -c release helpdesk-bench …).",
-        subcommands: [LogBench.self, CommandsBench.self, RebuildBench.self, QueriesBench.self, HTTPBench.self, MailBench.self, CodecBench.self])
+        subcommands: [LogBench.self, CommandsBench.self, RebuildBench.self, MemoryBench.self, QueriesBench.self, HTTPBench.self, MailBench.self, CodecBench.self])
 }
 
 /// Shared output: a table for people, one JSON object (keys name the figures) with --json.
@@ -54,7 +54,8 @@ func peakRSSMegabytes() -> Double {
 /// through LMDB's map — page cache the system can take back). Sampled every 20 ms on a thread.
 final class MemorySampler: @unchecked Sendable {
     private let lock = NSLock()
-    private var peakAnonKB = 0, peakFileKB = 0, running = true
+    private var peakAnonKB = 0, peakFileKB = 0, peakAllocated = 0, running = true
+    private let allocated = allocatedBytes()
     private let done = DispatchSemaphore(value: 0)
 
     init() {
@@ -76,18 +77,20 @@ final class MemorySampler: @unchecked Sendable {
             return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
         }
         let (anon, file) = (kb("RssAnon:"), kb("RssFile:"))
+        let inUse = allocated?() ?? 0
         lock.withLock {
+            peakAllocated = max(peakAllocated, inUse)
             peakAnonKB = max(peakAnonKB, anon)
             peakFileKB = max(peakFileKB, file)
         }
     }
 
-    /// Stops sampling; the peaks in MB.
-    func stop() -> (anonMB: Double, fileMB: Double) {
+    /// Stops sampling; the peaks in MB (`allocatedMB`: the allocator's bytes in use, 0 when it does not tell).
+    func stop() -> (anonMB: Double, fileMB: Double, allocatedMB: Double) {
         lock.withLock { running = false }
         done.wait()
         sample()
-        return lock.withLock { (Double(peakAnonKB) / 1024, Double(peakFileKB) / 1024) }
+        return lock.withLock { (Double(peakAnonKB) / 1024, Double(peakFileKB) / 1024, Double(peakAllocated) / 1_048_576) }
     }
 }
 

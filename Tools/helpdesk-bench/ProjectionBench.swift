@@ -33,6 +33,7 @@ struct RebuildBench: AsyncParsableCommand {
     @Option(help: "Events per rebuild batch (ProjectionRunner's rebuildBatchSize).") var batch: Int = ProjectionRunner.defaultRebuildBatchSize
     @Option(help: "Store a batch early past this many changed rows (ProjectionRunner's maxRowsPerFlush).") var maxRows: Int = 8_192
     @Option(help: "Events folded between checks of maxRows (ProjectionRunner's foldSlice).") var foldSlice: Int = 5_000
+    @Flag(help: "Afterwards, show where the desk view's memory is (its parts dropped one by one).") var parts = false
 
     func run() async throws {
         var report = Report()
@@ -40,7 +41,9 @@ struct RebuildBench: AsyncParsableCommand {
         let (store, folder, remove) = try await benchHistory(dir, tickets: tickets, reuse: data)
         defer { store.close(); if remove { try? FileManager.default.removeItem(at: folder) } }
         // The projections `helpdesk serve` runs.
-        let runner = ProjectionRunner(store: store, projections: [DeskView(), Outbox()], rebuildBatchSize: batch, foldSlice: foldSlice, maxRowsPerFlush: maxRows)
+        let desk = DeskView()
+        let outbox = Outbox()
+        let runner = ProjectionRunner(store: store, projections: [desk, outbox], rebuildBatchSize: batch, foldSlice: foldSlice, maxRowsPerFlush: maxRows)
         store.releaseReadPages()  // start the memory figures from the rebuild, not the generation
         let memory = MemorySampler()
         let t0 = monotonicSeconds()
@@ -51,7 +54,59 @@ struct RebuildBench: AsyncParsableCommand {
         report.add("rebuild_peak_rss_mb", "peak memory (resident, whole process run)", peakRSSMegabytes(), "MB")
         report.add("rebuild_peak_heap_mb", "peak anonymous memory during the rebuild (heap)", peaks.anonMB, "MB")
         report.add("rebuild_peak_mapped_mb", "peak file-backed resident memory during the rebuild (mapped log)", peaks.fileMB, "MB")
-        report.print(json: json, context: ["events": String(store.committedHead)])
+        report.add("rebuild_peak_allocated_mb", "peak bytes in use by the allocator during the rebuild (heap without free lists)", peaks.allocatedMB, "MB")
+        let held = desk.ticketFigures
+        report.print(json: json, context: ["events": String(store.committedHead), "tickets": String(held.tickets),
+                                           "frozen_tickets": String(held.frozen), "live_tickets": String(held.live),
+                                           "frozen_bytes_per_ticket": String(held.frozenBytes / max(held.frozen, 1))])
+        if parts, let allocated = allocatedBytes() {
+            let mb = { (b: Int) in String(format: "%8.1f MB", Double(b) / 1_048_576) }
+            print("in use after the rebuild: \(mb(allocated()))")
+            for (part, bytes) in desk.releaseParts(measuring: allocated) { print("  \(mb(bytes))  \(part)") }
+            let before = allocated(), waiting = outbox.all.count
+            outbox.reset()
+            print("  \(mb(before - allocated()))  outbox (\(waiting) entries)")
+            print("in use without the desk view and the outbox: \(mb(allocated()))")
+        }
+    }
+}
+
+struct MemoryBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "memory",
+        abstract: "Where the desk view's memory goes: loaded from its rows, then each part dropped in turn.",
+        discussion: "Figures are the allocator's bytes in use (tcmalloc's generic.current_allocated_bytes), so they leave out free lists and fragmentation.")
+    @Option(help: "A data folder whose desk view is up to date (e.g. after helpdesk-bench rebuild --data).") var data: String
+
+    func run() async throws {
+        guard let allocated = allocatedBytes() else { throw ValidationError("the allocator does not report its bytes in use (tcmalloc not linked)") }
+        let store = try LMDBEventStore(directory: URL(fileURLWithPath: data))
+        defer { store.close() }
+        let base = allocated()
+        let view = DeskView()
+        try await ProjectionRunner(store: store, projections: [view]).prepare()
+        let loaded = allocated() - base
+        let mb = { (b: Int) in String(format: "%8.1f MB", Double(b) / 1_048_576) }
+        let held = view.ticketFigures
+        print("desk view loaded from its rows: \(mb(loaded)), \(held.tickets) tickets, \(loaded / max(held.tickets, 1)) bytes per ticket")
+        var rest = loaded
+        for (part, bytes) in view.releaseParts(measuring: allocated) {
+            print("  \(mb(bytes))  \(part)")
+            rest -= bytes
+        }
+        print("  \(mb(rest))  the rest")
+    }
+}
+
+/// The allocator's bytes in use, when it tells (tcmalloc does; the executables link it).
+func allocatedBytes() -> (() -> Int)? {
+    typealias Property = @convention(c) (UnsafePointer<CChar>, UnsafeMutablePointer<Int>) -> Int32
+    guard let handle = dlopen(nil, RTLD_NOW), let sym = dlsym(handle, "MallocExtension_GetNumericProperty") else { return nil }
+    let get = unsafeBitCast(sym, to: Property.self)
+    return {
+        var v = 0
+        _ = get("generic.current_allocated_bytes", &v)
+        return v
     }
 }
 

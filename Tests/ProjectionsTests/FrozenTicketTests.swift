@@ -1,0 +1,171 @@
+import BusinessTime
+import Foundation
+import Testing
+@testable import Projections
+@testable import SupportDesk
+
+/// `FrozenTicket`: a closed ticket as compact bytes in memory gives back exactly what was frozen.
+@Suite("FrozenTicket")
+struct FrozenTicketTests {
+    /// A ticket with every optional field set and every collection non-empty.
+    static func full() -> TicketState {
+        var t = TicketState(number: 123_456, channel: .portal, subject: "Сбой оплаты — ошибка 500 🙈", contact: "contact-with-a-long-identifier",
+                            organisation: "org7", language: "ru", openedAt: Date(timeIntervalSinceReferenceDate: 812_345_678.123_456),
+                            premium: true, participants: ["s1", "s2", "a-staff-member-with-a-long-id"])
+        t.version = 1 << 40
+        t.status = .closed
+        t.coExecutors = ["s2"]
+        t.responsible = "s1"
+        t.acceptedAt = Date(timeIntervalSinceReferenceDate: -1.5)
+        t.level = .l3
+        t.classification = Classification(type: .incident, firstLine: .technical, direction: "billing", directionType: "cards",
+                                          complexity: 4, criticality: .critical, category: "payments", plannedMinutes: 90,
+                                          expectedDate: LocalDate(year: 2026, month: 3, day: 3))
+        t.tierId = "gold"
+        t.reactionDue = Date(timeIntervalSinceReferenceDate: 812_400_000)
+        t.resolutionDue = Date(timeIntervalSinceReferenceDate: 812_500_000)
+        t.escalationDue = Date(timeIntervalSinceReferenceDate: .pi)
+        t.escalated = true
+        t.spam = true
+        t.mergedInto = 99
+        t.merged = [5, 6]
+        t.splitOff = [7]
+        t.splitComments = [3, -1]
+        t.origin = TicketOrigin(splitFrom: 42, comment: 2)
+        t.comments = [
+            CommentState(number: 1, author: .contact("contact-with-a-long-identifier"), text: "Не проходит оплата", isInternal: false,
+                         notify: [.staff("s1"), .contact("c9")], attachments: [], at: Date(timeIntervalSinceReferenceDate: 812_345_678.5)),
+            CommentState(number: 2, author: .staff("s1"), text: "", isInternal: true, notify: [],
+                         attachments: [AttachmentRef(sha256: String(repeating: "ab", count: 32), filename: "log.txt", contentType: "text/plain", size: 1 << 33),
+                                       AttachmentRef(sha256: "x", filename: "", contentType: "image/png", size: 0)],
+                         at: Date(timeIntervalSinceReferenceDate: 812_345_700)),
+            CommentState(number: 3, author: .system("escalation"), text: String(repeating: "long text ", count: 50), isInternal: false,
+                         notify: [.staff("s1"), .contact("c9")], attachments: [], at: Date(timeIntervalSinceReferenceDate: 812_345_800)),
+        ]
+        t.firstResponseAt = Date(timeIntervalSinceReferenceDate: 812_345_701)
+        t.resolvedAt = Date(timeIntervalSinceReferenceDate: 812_345_900)
+        t.closedAt = Date(timeIntervalSinceReferenceDate: 812_346_000)
+        t.evaluations = ["s1": AnswerEvaluation(kind: 5, volume: .long, links: 2, screenshots: 1, help: 3),
+                         "s2": AnswerEvaluation(kind: 1, volume: .short)]
+        t.loggedMinutes = ["s1": 30, "dev": 240]
+        t.ratingScores = [5, 1, -2]
+        t.deliveries = ["<m1@desk>": .delivered, "<m2@desk>": .parked]
+        t.lastMessageId = "<m2@desk>"
+        return t
+    }
+
+    func roundTrip(_ t: TicketState, _ pools: inout FrozenPools, _ scratch: inout [UInt8]) -> FrozenTicket {
+        let f = t.frozen(pools: &pools, scratch: &scratch)
+        #expect(TicketState(frozen: f, pools: pools) == t)
+        var thin = t
+        thin.comments = []
+        #expect(TicketState(frozen: f, pools: pools, thread: false) == thin)
+        return f
+    }
+
+    @Test("every field comes back, with and without the thread")
+    func everyField() {
+        var pools = FrozenPools(), scratch: [UInt8] = []
+        let t = Self.full()
+        let f = roundTrip(t, &pools, &scratch)
+        // Much smaller than its compact row (keys and all), and than the Swift value.
+        #expect(f.byteCount < (try! CompactCoding.encode(t)).count / 2)
+        // The two equal notify lists are kept once; so are the sets.
+        #expect(pools.counts.notifyLists == 2)
+        #expect(pools.counts.staffSets == 2)
+        // A bare ticket: nothing optional, every collection empty.
+        _ = roundTrip(TicketState(number: -7, channel: .email, subject: "", contact: "", organisation: nil, language: "",
+                                  openedAt: Date(timeIntervalSinceReferenceDate: 0), premium: false, participants: []), &pools, &scratch)
+    }
+
+    @Test("random tickets round-trip, and the shared pools hand back shared storage")
+    func randomTickets() {
+        var rng = SystemRandomNumberGenerator()
+        var pools = FrozenPools(), scratch: [UInt8] = []
+        let staff = ["s1", "s2", "s3", "a-much-longer-staff-identifier"]
+        func maybe<T>(_ v: @autoclosure () -> T) -> T? { Bool.random(using: &rng) ? v() : nil }
+        func date() -> Date { Date(timeIntervalSinceReferenceDate: Double.random(in: -1e9...1e9, using: &rng)) }
+        func int() -> Int { Int.random(in: Int.min...Int.max, using: &rng) >> Int.random(in: 0...63, using: &rng) }
+        var frozen: [(TicketState, FrozenTicket)] = []
+        for _ in 0..<300 {
+            var t = TicketState(number: int(), channel: Channel.allCases.randomElement(using: &rng)!, subject: "subject \(int())",
+                                contact: "c\(Int.random(in: 0..<5, using: &rng))", organisation: maybe("org"), language: "en",
+                                openedAt: date(), premium: .random(using: &rng),
+                                participants: Set(staff.filter { _ in Bool.random(using: &rng) }))
+            t.version = UInt64.random(in: 0...UInt64.max, using: &rng)
+            t.status = TicketStatus.allCases.randomElement(using: &rng)!
+            t.level = SupportLevel.allCases.randomElement(using: &rng)!
+            t.responsible = maybe(staff.randomElement(using: &rng)!)
+            t.acceptedAt = maybe(date())
+            t.classification = Classification(type: maybe(TicketType.allCases.randomElement(using: &rng)!),
+                                              firstLine: maybe(FirstLineCategory.allCases.randomElement(using: &rng)!),
+                                              direction: maybe("d"), directionType: maybe("dt"), complexity: maybe(int()),
+                                              criticality: maybe(Criticality.allCases.randomElement(using: &rng)!),
+                                              category: maybe("cat"), plannedMinutes: maybe(int()),
+                                              expectedDate: maybe(LocalDate(year: int(), month: 1, day: 31)))
+            t.tierId = maybe("tier")
+            t.reactionDue = maybe(date()); t.resolutionDue = maybe(date()); t.escalationDue = maybe(date())
+            t.escalated = .random(using: &rng); t.spam = .random(using: &rng)
+            t.mergedInto = maybe(int())
+            t.merged = (0..<Int.random(in: 0...3, using: &rng)).map { _ in int() }
+            t.origin = maybe(TicketOrigin(splitFrom: int(), comment: int()))
+            t.comments = (0..<Int.random(in: 0...5, using: &rng)).map { i in
+                CommentState(number: i + 1, author: [Party.staff("s1"), .contact(t.contact), .system("timer")].randomElement(using: &rng)!,
+                             text: String(repeating: "é", count: Int.random(in: 0...40, using: &rng)), isInternal: .random(using: &rng),
+                             notify: staff.filter { _ in Bool.random(using: &rng) }.map(Party.staff), attachments: [], at: date())
+            }
+            t.firstResponseAt = maybe(date()); t.resolvedAt = maybe(date()); t.closedAt = maybe(date())
+            for s in staff where Bool.random(using: &rng) {
+                t.evaluations[s] = AnswerEvaluation(kind: int(), volume: AnswerVolume.allCases.randomElement(using: &rng)!,
+                                                    links: int(), screenshots: int(), help: int())
+                t.loggedMinutes[s] = int()
+            }
+            t.ratingScores = (0..<Int.random(in: 0...2, using: &rng)).map { _ in int() }
+            t.deliveries = Bool.random(using: &rng) ? ["<\(int())@x>": DeliveryStatus.allCases.randomElement(using: &rng)!] : [:]
+            t.lastMessageId = maybe("<m@x>")
+            frozen.append((t, roundTrip(t, &pools, &scratch)))
+        }
+        // Decoded again after all the others were frozen (the pools only grew).
+        for (t, f) in frozen { #expect(TicketState(frozen: f, pools: pools) == t) }
+        // At most 2⁴ staff sets and 2⁴ notify lists exist here, whatever the number of tickets.
+        #expect(pools.counts.staffSets <= 16 && pools.counts.notifyLists <= 16)
+        let lists = frozen.flatMap { TicketState(frozen: $0.1, pools: pools).comments.map(\.notify) }.filter { !$0.isEmpty }
+        let storages = Set(lists.map { $0.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) } })
+        #expect(storages.count <= 15, "equal notify lists share one storage")
+    }
+
+    @Test("the table freezes only tickets that are no longer open, and a change thaws one")
+    func tableFreezes() {
+        var table = TicketTable()
+        var open = Self.full()
+        open.number = 1
+        open.status = .accepted
+        var closed = Self.full()
+        closed.number = 2
+        table[1] = open
+        table[2] = closed
+        let froze = (table.freeze(1), table.freeze(2), table.freeze(2))
+        #expect(froze == (false, true, false), "only the closed one, once")
+        #expect(table.frozenCount == 1 && table.liveCount == 1 && table.count == 2)
+        #expect(table[2] == closed && table[1] == open)
+        var thin = closed
+        thin.comments = []
+        #expect(table[withoutThread: 2] == thin)
+        #expect(table[withoutThread: 1] == open, "a live ticket is lent whole")
+        // A change to a frozen ticket thaws it, and sticks.
+        table[2]!.ratingScores.append(4)
+        closed.ratingScores.append(4)
+        #expect(table.frozenCount == 0 && table.liveCount == 2)
+        #expect(table[2] == closed)
+        let refroze = table.freeze(2)
+        #expect(refroze && table[2] == closed)
+        // Removing a frozen ticket.
+        table[2] = nil
+        #expect(table.count == 1 && table.frozenCount == 0 && table[2] == nil && table.numbers == [1])
+        // Reopened and changed in place: stays live while open.
+        table[3] = closed
+        table[3]!.status = .reopened
+        let frozeOpen = table.freeze(3)
+        #expect(!frozeOpen && table.liveCount == 2)
+    }
+}
