@@ -95,6 +95,8 @@ public final class DeskView: Projection, @unchecked Sendable {
 
     // Rows changed since the last flush.
     var dirtyTickets = Set<TicketNumber>()
+    /// Open tickets changed before the last flush and left live (`forgetDirty`).
+    var keptLive = Set<TicketNumber>()
     var dirtyContacts = Set<ContactId>()
     var dirtyOrganisations = Set<OrganisationId>()
     var dirtyAccount = false
@@ -133,6 +135,7 @@ public final class DeskView: Projection, @unchecked Sendable {
             openedInOrder = true
             evaluationsInOrder = true
             dirtyTickets = []
+            keptLive = []
             dirtyContacts = []
             dirtyOrganisations = []
             dirtyAccount = false
@@ -461,10 +464,14 @@ public final class DeskView: Projection, @unchecked Sendable {
         lock.withLock { forgetDirty() }
     }
 
-    /// Called with the lock held, once the dirty rows are made: the tickets among them that are no
-    /// longer open are frozen (`TicketTable`) until a change thaws them.
+    /// Called with the lock held, once the dirty rows are made. Tickets are frozen (`TicketTable`)
+    /// until a change thaws them: at once when they are no longer open, after a flush interval
+    /// without change when they are (an open ticket being worked on is changed again and again;
+    /// most open tickets wait for days).
     func forgetDirty() {
-        for n in dirtyTickets { tickets.freeze(n) }
+        for n in keptLive where !dirtyTickets.contains(n) { tickets.freeze(n, evenIfOpen: true) }
+        keptLive = []
+        for n in dirtyTickets where !tickets.freeze(n) { keptLive.insert(n) }
         dirtyTickets = []
         dirtyContacts = []
         dirtyOrganisations = []
@@ -489,7 +496,7 @@ public final class DeskView: Projection, @unchecked Sendable {
                     for s in Self.assignees(t) { assigned[s, default: []].insert(t.number) }
                     byContact[t.contact, default: []].append(t.number)
                     if let org = t.organisation { byOrganisation[org, default: []].append(t.number) }
-                    tickets.freeze(t.number)
+                    tickets.freeze(t.number, evenIfOpen: true)
                 case .contact:
                     let row = try CompactCoding.decode(ContactRow.self, from: v)
                     state.contacts[row.contact.id] = row.contact

@@ -386,7 +386,7 @@ extension DeskView {
 
     /// An open ticket as a list row (called with the state locked).
     func openItem(_ n: TicketNumber, now: Date) -> FeedItem? {
-        guard let t = tickets[n] else { return nil }
+        guard let t = tickets[withoutThread: n] else { return nil }
         return FeedItem(number: n, subject: t.subject, status: t.status, marker: Self.marker(t), premium: t.premium,
                         unaccepted: t.responsible == nil, overdue: Self.overdue(t, now: now), responsible: t.responsible,
                         level: t.level, type: t.classification.type, criticality: t.classification.criticality,

@@ -1,6 +1,6 @@
 import SupportDesk
 
-/// The desk view's tickets by number, in chunks of 1,024 slots; closed tickets frozen.
+/// The desk view's tickets by number, in chunks of 1,024 slots; tickets not in use frozen.
 ///
 /// Ticket numbers are handed out one after another, so the view's set of them is dense. A
 /// `Dictionary` of `TicketState` (504 bytes inline) kept them in buckets at most 3/4 full with a
@@ -12,9 +12,8 @@ import SupportDesk
 ///
 /// A slot holds a ticket either **live** — a `TicketState` in `live`, changed in place by the
 /// fold — or **frozen**: a `FrozenTicket`, a few hundred bytes instead of ~1.3 KB (see
-/// `FrozenTicket.swift`). `freeze(_:)` freezes a ticket that is no longer open (the view calls it
-/// for the tickets it has just stored as rows); changing a frozen ticket through the subscript
-/// thaws it first. Reading a frozen ticket decodes it: all of it through `self[n]`, everything but
+/// `FrozenTicket.swift`). `freeze(_:evenIfOpen:)` freezes a ticket (the view decides which and
+/// when: see `DeskView.forgetDirty`); changing a frozen ticket through the subscript thaws it first. Reading a frozen ticket decodes it: all of it through `self[n]`, everything but
 /// the thread through `self[withoutThread: n]` (the feed and the reports, which never read comments).
 ///
 /// The command processor keeps a `Dictionary` (`DeskState.tickets`): its tickets are a bounded
@@ -106,8 +105,9 @@ struct TicketTable {
         _ = thawSlot(c, i)
     }
 
-    /// Ticket `n` without its comments when it is frozen (`comments` then empty), whole when it is
-    /// live: for readers that never look at the thread.
+    /// Ticket `n` without its thread when it is frozen (`comments` then holds only the last comment
+    /// that is not internal, what the lists' marker reads), whole when it is live: for readers that
+    /// look no further into the thread.
     subscript(withoutThread n: TicketNumber) -> TicketState? {
         _read {
             if let (c, i) = Self.slot(n), case .frozen(let f) = slotValue(c, i) {
@@ -142,11 +142,12 @@ struct TicketTable {
         return l
     }
 
-    /// Freezes ticket `n` if it is live and no longer open (resolved or closed); returns whether it did.
+    /// Freezes ticket `n` if it is live and no longer open (resolved or closed), or open too with
+    /// `evenIfOpen`; returns whether it did.
     @discardableResult
-    mutating func freeze(_ n: TicketNumber) -> Bool {
+    mutating func freeze(_ n: TicketNumber, evenIfOpen: Bool = false) -> Bool {
         guard let (c, i) = Self.slot(n), c < chunks.count, chunks[c] != nil, case .live(let l) = chunks[c]![i],
-              let t = live[Int(l)], !t.status.isOpen else { return false }
+              let t = live[Int(l)], evenIfOpen || !t.status.isOpen else { return false }
         let f = t.frozen(pools: &pools, scratch: &scratch)
         live[Int(l)] = nil
         freeLive.append(l)

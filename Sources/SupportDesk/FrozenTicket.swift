@@ -14,8 +14,9 @@ import Foundation
 //
 // The format is in memory only (never stored, never sent): it may change with any build. Rows
 // in LMDB stay `CompactCoding`. `TicketState(frozen:pools:)` gives back exactly the value frozen
-// (`FrozenTicketTests` checks every field); with `thread: false` it skips the comments, for
-// readers that never look at them (the staff feed, reports).
+// (`FrozenTicketTests` checks every field); with `thread: false` it skips the thread but for its
+// last comment to the client (what the lists' answered / unanswered marker reads), for the staff
+// feed, the queues and the reports. That comment's offset is the last 4 bytes.
 
 /// One shared copy of each distinct notify list and staff set, by index (append-only).
 public struct FrozenPools: Sendable {
@@ -250,7 +251,9 @@ extension TicketState {
         if let lastMessageId { w.string(lastMessageId) }
         // The thread last: a reader without it stops here.
         w.uint(UInt64(comments.count))
+        var lastPublic = UInt32.max
         for c in comments {
+            if !c.isInternal { lastPublic = UInt32(w.bytes.count) }
             w.int(c.number)
             w.party(c.author)
             w.string(c.text)
@@ -265,6 +268,7 @@ extension TicketState {
             }
             w.date(c.at)
         }
+        withUnsafeBytes(of: lastPublic.littleEndian) { w.bytes.append(contentsOf: $0) }
         let frozen = FrozenTicket(bytes: ContiguousArray(unsafeUninitializedCapacity: w.bytes.count) { buffer, count in
             count = buffer.initialize(fromContentsOf: w.bytes)
         })
@@ -272,8 +276,9 @@ extension TicketState {
         return frozen
     }
 
-    /// The ticket `frozen` holds, with its comments unless `thread` is false (then `comments` is
-    /// empty: for readers that never look at the thread).
+    /// The ticket `frozen` holds, with its comments unless `thread` is false: then `comments` holds
+    /// only the last comment that is not internal, if any (what `marker` needs), for readers that
+    /// look no further into the thread.
     public init(frozen: FrozenTicket, pools: FrozenPools, thread: Bool = true) {
         self = frozen.bytes.withUnsafeBufferPointer { base in
             var r = FrozenReader(base: base)
@@ -327,20 +332,28 @@ extension TicketState {
                 deliveries[id] = r.enumeration(DeliveryStatus.self)
             }
             let lastMessageId = has(Bit.lastMessageId) ? r.string() : nil
+            func comment() -> CommentState {
+                let number = r.int(), author = r.party(), text = r.string(), isInternal = r.byte() != 0
+                let notify = pools.notifyList(UInt32(r.uint()))
+                var attachments: [AttachmentRef] = []
+                for _ in 0..<r.count() {
+                    let sha = r.string(), filename = r.string(), contentType = r.string()
+                    attachments.append(AttachmentRef(sha256: sha, filename: filename, contentType: contentType, size: r.int()))
+                }
+                return CommentState(number: number, author: author, text: text, isInternal: isInternal,
+                                    notify: notify, attachments: attachments, at: r.date())
+            }
             var comments: [CommentState] = []
             if thread {
                 let n = r.count()
                 comments.reserveCapacity(n)
-                for _ in 0..<n {
-                    let number = r.int(), author = r.party(), text = r.string(), isInternal = r.byte() != 0
-                    let notify = pools.notifyList(UInt32(r.uint()))
-                    var attachments: [AttachmentRef] = []
-                    for _ in 0..<r.count() {
-                        let sha = r.string(), filename = r.string(), contentType = r.string()
-                        attachments.append(AttachmentRef(sha256: sha, filename: filename, contentType: contentType, size: r.int()))
-                    }
-                    comments.append(CommentState(number: number, author: author, text: text, isInternal: isInternal,
-                                                 notify: notify, attachments: attachments, at: r.date()))
+                for _ in 0..<n { comments.append(comment()) }
+            } else {
+                var lastPublic: UInt32 = 0
+                for i in 0..<4 { lastPublic |= UInt32(base[base.count - 4 + i]) << (8 * UInt32(i)) }
+                if lastPublic != .max {
+                    r.at = Int(lastPublic)
+                    comments = [comment()]
                 }
             }
             return TicketState(number: number, version: version, status: status, channel: channel, subject: subject,

@@ -58,8 +58,9 @@ struct FrozenTicketTests {
         let f = t.frozen(pools: &pools, scratch: &scratch)
         #expect(TicketState(frozen: f, pools: pools) == t)
         var thin = t
-        thin.comments = []
+        thin.comments = t.comments.last { !$0.isInternal }.map { [$0] } ?? []
         #expect(TicketState(frozen: f, pools: pools, thread: false) == thin)
+        #expect(DeskView.marker(TicketState(frozen: f, pools: pools, thread: false)) == DeskView.marker(t))
         return f
     }
 
@@ -149,7 +150,7 @@ struct FrozenTicketTests {
         #expect(table.frozenCount == 1 && table.liveCount == 1 && table.count == 2)
         #expect(table[2] == closed && table[1] == open)
         var thin = closed
-        thin.comments = []
+        thin.comments = [closed.comments[2]]  // the last one to the client
         #expect(table[withoutThread: 2] == thin)
         #expect(table[withoutThread: 1] == open, "a live ticket is lent whole")
         // A change to a frozen ticket thaws it, and sticks.
@@ -167,5 +168,7 @@ struct FrozenTicketTests {
         table[3]!.status = .reopened
         let frozeOpen = table.freeze(3)
         #expect(!frozeOpen && table.liveCount == 2)
+        let frozeAnyway = table.freeze(3, evenIfOpen: true)
+        #expect(frozeAnyway && table.liveCount == 1 && table[3]?.status == .reopened)
     }
 }

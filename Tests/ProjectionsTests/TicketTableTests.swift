@@ -37,6 +37,27 @@ struct TicketTableTests {
         #expect(froze > 0, "some tickets were frozen on the way")
     }
 
+    @Test("DenseTable behaves as a dictionary, over chunks and keys outside them, and lists in key order")
+    func denseTable() {
+        var rng = SystemRandomNumberGenerator()
+        var table = DenseTable<[Int]>(), reference: [Int: [Int]] = [:]
+        let keys = [-3, 0, 1, 2, 1023, 1024, 1025, 2048, 1 << 28, (1 << 28) + 1, .max]
+        for step in 0..<4_000 {
+            let n = Bool.random(using: &rng) ? keys.randomElement(using: &rng)! : Int.random(in: 1...6_000, using: &rng)
+            switch Int.random(in: 0..<3, using: &rng) {
+            case 0: table[n] = [step]; reference[n] = [step]
+            case 1: table[n]?.append(step); reference[n]?.append(step)
+            default: table[n] = nil; reference[n] = nil
+            }
+            #expect(table.count == reference.count)
+        }
+        var listed: [(Int, [Int])] = []
+        table.forEach { listed.append(($0, $1)) }
+        #expect(listed.map(\.0) == reference.keys.sorted())
+        #expect(listed.allSatisfy { reference[$0.0] == $0.1 })
+        #expect(table.isEmpty == reference.isEmpty)
+    }
+
     @Test("a change through the subscript is made in place: the thread's storage is not copied")
     func inPlace() {
         var table = TicketTable()
