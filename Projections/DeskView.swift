@@ -56,9 +56,9 @@ public final class DeskView: Projection, @unchecked Sendable {
     /// Everything but the tickets, which are in `tickets` (`state.tickets` stays empty).
     var state = DeskState()
     var tickets = TicketTable()
-    var activity: [TicketNumber: Activity] = [:]
+    var activity = ActivityTable()
     /// Append-only (sequence, ticket) in activity order; entries older than a ticket's current
-    /// activity are stale and skipped (compacted when they dominate).
+    /// activity are stale and skipped (compacted when they are half of it).
     var feed: [(UInt64, TicketNumber)] = []
     var byContact: [ContactId: [TicketNumber]] = [:]
     var byOrganisation: [OrganisationId: [TicketNumber]] = [:]
@@ -71,7 +71,7 @@ public final class DeskView: Projection, @unchecked Sendable {
     var openFacts: [TicketNumber: OpenFacts] = [:]
     var openNumbers: Dictionary<TicketNumber, OpenFacts>.Keys { openFacts.keys }
     /// Per staff member, the tickets they are responsible for or co-execute: the Chronicle's "mine".
-    var assigned: [StaffId: Set<TicketNumber>] = [:]
+    var assigned: [StaffId: TicketSet] = [:]
     /// Everyone who ever belonged to each organisation (who could ever see its tickets with sharing on).
     var everMembers: [OrganisationId: Set<ContactId>] = [:]
     var everOrganisations: [ContactId: Set<OrganisationId>] = [:]
@@ -79,10 +79,10 @@ public final class DeskView: Projection, @unchecked Sendable {
     var absorbed: [ContactId: [ContactId]] = [:]
     /// Tickets by what the Chronicle filters on (status, type, criticality, level), so that a rare
     /// value (status "resolved", level 3) is found from its few tickets, not by walking the feed.
-    var byStatus: [TicketStatus: Set<TicketNumber>] = [:]
-    var byType: [TicketType: Set<TicketNumber>] = [:]
-    var byCriticality: [Criticality: Set<TicketNumber>] = [:]
-    var byLevel: [SupportLevel: Set<TicketNumber>] = [:]
+    var byStatus: [TicketStatus: TicketSet] = [:]
+    var byType: [TicketType: TicketSet] = [:]
+    var byCriticality: [Criticality: TicketSet] = [:]
+    var byLevel: [SupportLevel: TicketSet] = [:]
     /// Live contacts' names and addresses, lower-cased, for the contacts search.
     var contactSearch = ContactSearchIndex()
     /// Tickets in the order they were opened, and whether their opening times are in that order too
@@ -113,7 +113,7 @@ public final class DeskView: Projection, @unchecked Sendable {
             resets &+= 1
             state = DeskState()
             tickets = TicketTable()
-            activity = [:]
+            activity = ActivityTable()
             feed = []
             byContact = [:]
             byOrganisation = [:]
@@ -170,7 +170,7 @@ public final class DeskView: Projection, @unchecked Sendable {
                 out.append((part, last - now))
                 last = now
             }
-            dropped("activity (last activity per ticket)") { activity = [:] }
+            dropped("activity (last activity per ticket)") { activity = ActivityTable() }
             dropped("feed (activity order)") { feed = [] }
             dropped("facet indexes (status, type, criticality, level)") { byStatus = [:]; byType = [:]; byCriticality = [:]; byLevel = [:] }
             dropped("assigned (mine)") { assigned = [:] }
@@ -274,7 +274,7 @@ public final class DeskView: Projection, @unchecked Sendable {
             }
         default: break
         }
-        if feed.count > 1024, feed.count > 4 * activity.count { compactFeed() }
+        if feed.count > 1024, feed.count > 2 * activity.count { compactFeed() }
     }
 
     func noteMember(_ contact: ContactId, of org: OrganisationId) {
@@ -298,7 +298,7 @@ public final class DeskView: Projection, @unchecked Sendable {
 
     func noteFacets(_ n: TicketNumber, from a: Facets?, to b: Facets?) {
         guard a != b else { return }
-        func move<K: Hashable>(_ index: inout [K: Set<TicketNumber>], _ old: K?, _ new: K?) {
+        func move<K: Hashable>(_ index: inout [K: TicketSet], _ old: K?, _ new: K?) {
             guard old != new else { return }
             if let old { index[old]?.remove(n) }
             if let new { index[new, default: []].insert(n) }
@@ -347,11 +347,11 @@ public final class DeskView: Projection, @unchecked Sendable {
             return
         }
         openFacts[n] = OpenFacts(premium: t.premium, unaccepted: t.responsible == nil, status: t.status, overdueAfter: Self.dueTimes(t).min(),
-                                 statusRank: OpenFacts.rank[t.status] ?? 0, activity: activity[n]?.sequence ?? 0)
+                                 statusRank: OpenFacts.rank[t.status] ?? 0, activity: activity.sequence(n) ?? 0)
     }
 
     func compactFeed() {
-        feed = feed.filter { activity[$0.1]?.sequence == $0.0 }
+        feed = feed.filter { activity.sequence($0.1) == $0.0 }
     }
 
     // MARK: Persistence
@@ -529,7 +529,10 @@ public final class DeskView: Projection, @unchecked Sendable {
                 for m in c.emails { state.contactByEmail[normalisedEmail(m)] = survivor }
                 for p in c.phones { state.contactByPhone[normalisedPhone(p)] = survivor }
             }
-            feed = activity.map { ($0.value.sequence, $0.key) }.sorted { $0.0 < $1.0 }
+            feed = []
+            feed.reserveCapacity(activity.count)
+            activity.forEach { n, a in feed.append((a.sequence, n)) }
+            feed.sort { $0.0 < $1.0 }
             // Numbers are given out in opening order.
             for n in tickets.numbers { noteOpened(n) }
             evaluations.sort { $0.sequence < $1.sequence }

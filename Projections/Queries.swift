@@ -264,8 +264,8 @@ extension DeskView {
             var order: [(UInt64, TicketNumber)]?
             var cutOff = false, unacceptedCandidates = false
             if sparse > 0 {
-                var smallest: Set<TicketNumber>?
-                func consider(_ s: Set<TicketNumber>?) { if smallest.map({ ($0.count) > (s?.count ?? 0) }) ?? true { smallest = s ?? [] } }
+                var smallest: TicketSet?
+                func consider(_ s: TicketSet?) { if smallest.map({ ($0.count) > (s?.count ?? 0) }) ?? true { smallest = s ?? [] } }
                 if let who = filter.mine ? staff : filter.responsible { consider(v.assigned[who]) }
                 if filter.mine, let r = filter.responsible { consider(v.assigned[r]) }
                 if let s = filter.status { consider(v.byStatus[s]) }
@@ -283,7 +283,7 @@ extension DeskView {
                     order = top.newestFirstPairs
                     unacceptedCandidates = true
                 } else if let set = smallest, sparse == 1 || Self.indexIsCheaper(set.count, feed: v.feed.count, limit: limit, sparse: sparse) {
-                    order = set.compactMap { n in v.activity[n].map { ($0.sequence, n) } }
+                    order = set.compactMap { n in v.activity.sequence(n).map { ($0, n) } }
                 }
                 if !unacceptedCandidates {
                     if let before { order?.removeAll { $0.0 >= before } }
@@ -310,7 +310,7 @@ extension DeskView {
                     let (seq, n) = order?[i] ?? v.feed[count - 1 - i]
                     i += 1
                     if let before, seq >= before { continue }
-                    guard let act = v.activity[n], act.sequence == seq, !quickReject(n), let t = v.tickets[withoutThread: n], matches(t) else { continue }
+                    guard v.activity.sequence(n) == seq, !quickReject(n), let t = v.tickets[withoutThread: n], matches(t), let act = v.activity[n] else { continue }
                     if filter.premiumFirst, t.premium { premium.append(item(n, t, act)) } else { out.append(item(n, t, act)) }
                 }
                 return (out, premium, !wantsMore())

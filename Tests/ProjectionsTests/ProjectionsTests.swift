@@ -23,7 +23,7 @@ func generated(_ store: any EventStore, tickets: Int, seed: UInt64) async throws
 
 /// Comparable content of a view.
 func content(_ v: DeskView) -> (DeskState, [EvaluationEntry], [TimeEntry], [TicketNumber: Activity]) {
-    v.read { ($0.fullState, $0.evaluations.sorted { $0.sequence < $1.sequence }, $0.timeEntries.sorted { $0.sequence < $1.sequence }, $0.activity) }
+    v.read { ($0.fullState, $0.evaluations.sorted { $0.sequence < $1.sequence }, $0.timeEntries.sorted { $0.sequence < $1.sequence }, $0.activity.dictionary) }
 }
 
 @Suite("Projections")
@@ -73,7 +73,7 @@ struct ProjectionsTests {
             #expect(!open.isEmpty && open == rebuilt.read { $0.openFacts } && open == loaded.read { $0.openFacts })
             func facets(_ v: DeskView) -> [String] {
                 v.read { v in
-                    func rows<K>(_ d: [K: Set<TicketNumber>]) -> [String] { d.filter { !$0.value.isEmpty }.map { "\($0.key) \($0.value.sorted())" }.sorted() }
+                    func rows<K>(_ d: [K: TicketSet]) -> [String] { d.filter { !$0.value.isEmpty }.map { "\($0.key) \($0.value.sorted())" }.sorted() }
                     return rows(v.byStatus) + rows(v.byType) + rows(v.byCriticality) + rows(v.byLevel)
                 }
             }

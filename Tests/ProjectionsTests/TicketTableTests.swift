@@ -58,6 +58,32 @@ struct TicketTableTests {
         #expect(table.isEmpty == reference.isEmpty)
     }
 
+    @Test("TicketSet behaves as a Set of numbers, and lists its bitmap part in ascending order")
+    func ticketSet() {
+        var rng = SystemRandomNumberGenerator()
+        var set = TicketSet(), reference = Set<TicketNumber>()
+        let odd = [-3, 0, 1, 63, 64, 65, 128, TicketSet.limit, TicketSet.limit + 1, .max]
+        for _ in 0..<5_000 {
+            let n = Bool.random(using: &rng) ? odd.randomElement(using: &rng)! : Int.random(in: 1...3_000, using: &rng)
+            if Bool.random(using: &rng) {
+                let inserted = set.insert(n)
+                #expect(inserted == reference.insert(n).inserted)
+            } else {
+                let removed = set.remove(n)
+                #expect(removed == reference.remove(n))
+            }
+            #expect(set.count == reference.count && set.contains(n) == reference.contains(n))
+        }
+        let listed = Array(set)
+        #expect(Set(listed) == reference && listed.count == reference.count)
+        let inBitmap = listed.filter { $0 >= 1 && $0 <= TicketSet.limit }
+        #expect(inBitmap == inBitmap.sorted())
+        #expect(TicketSet(reference) == set && TicketSet(reference.shuffled()) == set)
+        var other = set
+        other.insert(2_999_999)
+        #expect(other != set)
+    }
+
     @Test("a change through the subscript is made in place: the thread's storage is not copied")
     func inPlace() {
         var table = TicketTable()
