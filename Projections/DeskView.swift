@@ -39,7 +39,8 @@ public struct TimeEntry: Sendable, Hashable, Codable {
 /// row per payroll entry) in CompactCoding, written with the checkpoint.
 public final class DeskView: Projection, @unchecked Sendable {
     public let name = "desk"
-    public let codeVersion = 4  // 4: contact rows keep every organisation the contact belonged to
+    // 4: contact rows keep every organisation the contact belonged to; 5: ticket rows positional
+    public let codeVersion = 5
     public var databases: [String] { [Self.db] }
     static let db = "proj.desk"
 
@@ -356,9 +357,48 @@ public final class DeskView: Projection, @unchecked Sendable {
 
     // MARK: Persistence
 
-    struct TicketRow: Codable {
+    /// A ticket's row: the ticket in the positional format (`TicketState.writeRow`, the frozen
+    /// format with notify lists and staff sets written out) and its last activity. Positional, not
+    /// keyed: a keyed row spent most of its ~1.8 KB on field names and its encoding was a sixth of
+    /// a rebuild. Rows are a cache of the log: a change to `TicketState` bumps `codeVersion`, which
+    /// rebuilds them at start.
+    struct TicketRow {
         var ticket: TicketState
         var activity: Activity?
+
+        static let format: UInt8 = 0xF1
+
+        func write(into w: inout PositionalWriter) {
+            w.byte(Self.format)
+            ticket.writeRow(into: &w)
+            if let a = activity {
+                w.byte(a.actor == nil ? 1 : 2)
+                w.uint(a.sequence)
+                w.date(a.at)
+                w.string(a.type)
+                if let actor = a.actor { w.string(actor) }
+            } else {
+                w.byte(0)
+            }
+        }
+
+        init(ticket: TicketState, activity: Activity?) {
+            self.ticket = ticket
+            self.activity = activity
+        }
+
+        init(_ bytes: UnsafeRawBufferPointer) throws {
+            var r = PositionalReader(bytes)
+            guard try r.byte() == Self.format else { throw CorruptPositional(at: 0) }
+            ticket = try TicketState(row: &r)
+            switch try r.byte() {
+            case 0: activity = nil
+            case let kind where kind <= 2:
+                activity = Activity(sequence: try r.uint(), at: try r.date(), type: try r.string(), actor: kind == 2 ? try r.string() : nil)
+            default: throw CorruptPositional(at: r.at - 1)
+            }
+            guard r.isAtEnd else { throw CorruptPositional(at: r.at) }
+        }
     }
 
     struct AccountRow: Codable {
@@ -401,8 +441,11 @@ public final class DeskView: Projection, @unchecked Sendable {
         var timeEntries: [TimeEntry] = []
 
         func write(into w: any LogWriter) throws {
+            var bytes = PositionalWriter()
             for (i, (n, row)) in tickets.enumerated() {
-                try w.put(DeskView.key(.ticket, DeskView.be(UInt64(n))), try CompactCoding.encode(row), in: DeskView.db)
+                bytes.bytes.removeAll(keepingCapacity: true)
+                row.write(into: &bytes)
+                try w.put(DeskView.key(.ticket, DeskView.be(UInt64(n))), bytes.bytes, in: DeskView.db)
                 // Each row replaced reads the old one's pages through the map: a rebuild's batch
                 // rewrites tens of thousands, which need not stay resident.
                 if i % 2048 == 2047 { w.releaseReadPages() }
@@ -487,7 +530,7 @@ public final class DeskView: Projection, @unchecked Sendable {
                 guard let kind = k.first.flatMap(Kind.init(rawValue:)) else { return true }
                 switch kind {
                 case .ticket:
-                    let row = try CompactCoding.decode(TicketRow.self, from: v)
+                    let row = try TicketRow(v)
                     let t = row.ticket
                     tickets[t.number] = t
                     activity[t.number] = row.activity

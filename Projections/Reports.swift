@@ -173,8 +173,8 @@ extension DeskView {
             let e = evaluations[i]
             let day = dayOf(e.at)
             guard day >= from, day <= to, let (version, f) = try formula(on: day) else { continue }
-            let t = tickets[withoutThread: e.ticket]
-            let key = AmountKey(formula: version, evaluation: e.evaluation, complexity: t?.classification.complexity ?? 0,
+            let t = tickets.payrollFacts(e.ticket)
+            let key = AmountKey(formula: version, evaluation: e.evaluation, complexity: t?.complexity ?? 0,
                                 level: t?.level.rawValue ?? 1, premium: t?.premium ?? false)
             let amount: Double
             if let known = amounts[key] {

@@ -118,6 +118,12 @@ struct TicketTable {
         }
     }
 
+    /// Ticket `n`'s level, premium flag and complexity (payroll), without decoding a frozen ticket.
+    func payrollFacts(_ n: TicketNumber) -> (level: SupportLevel, premium: Bool, complexity: Int?)? {
+        if let (c, i) = Self.slot(n), case .frozen(let f) = slotValue(c, i) { return TicketState.payrollFacts(of: f) }
+        return self[n].map { ($0.level, $0.premium, $0.classification.complexity) }
+    }
+
     /// The index in `live` of slot (c, i), thawing a frozen ticket or taking a free index for an
     /// empty slot (holding nil).
     private mutating func thawSlot(_ c: Int, _ i: Int) -> Int32 {

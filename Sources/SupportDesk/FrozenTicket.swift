@@ -48,6 +48,8 @@ public struct FrozenPools: Sendable {
 
     func notifyList(_ i: UInt32) -> [Party] { notifyLists[Int(i)] }
     func staffSet(_ i: UInt32) -> Set<StaffId> { staffSets[Int(i)] }
+    var notifyListCount: Int { notifyLists.count }
+    var staffSetCount: Int { staffSets.count }
 }
 
 /// A frozen ticket (see the file comment): its bytes, exactly as long as they need to be.
@@ -71,12 +73,16 @@ extension Criticality: FrozenEnum { static let frozenCases = Array(allCases) }
 extension AnswerVolume: FrozenEnum { static let frozenCases = Array(allCases) }
 extension DeliveryStatus: FrozenEnum { static let frozenCases = Array(allCases) }
 
-struct FrozenWriter {
-    var bytes: [UInt8]
+/// Appends values in the positional format of frozen tickets and desk rows: unsigned varints,
+/// zig-zag varints for signed integers, strings as length + UTF-8, dates as their 8 raw bytes.
+public struct PositionalWriter {
+    public var bytes: [UInt8]
 
-    @inline(__always) mutating func byte(_ b: UInt8) { bytes.append(b) }
+    public init(bytes: [UInt8] = []) { self.bytes = bytes }
 
-    @inline(__always) mutating func uint(_ v: UInt64) {
+    @inline(__always) public mutating func byte(_ b: UInt8) { bytes.append(b) }
+
+    @inline(__always) public mutating func uint(_ v: UInt64) {
         var v = v
         while v >= 0x80 {
             bytes.append(UInt8(truncatingIfNeeded: v) | 0x80)
@@ -85,12 +91,12 @@ struct FrozenWriter {
         bytes.append(UInt8(v))
     }
 
-    @inline(__always) mutating func int(_ v: Int) {
+    @inline(__always) public mutating func int(_ v: Int) {
         let v = Int64(v)
         uint(UInt64(bitPattern: (v << 1) ^ (v >> 63)))
     }
 
-    mutating func string(_ s: String) {
+    public mutating func string(_ s: String) {
         var s = s
         s.withUTF8 { u in
             uint(UInt64(u.count))
@@ -98,7 +104,7 @@ struct FrozenWriter {
         }
     }
 
-    mutating func date(_ d: Date) {
+    public mutating func date(_ d: Date) {
         withUnsafeBytes(of: d.timeIntervalSinceReferenceDate.bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
     }
 
@@ -118,64 +124,143 @@ struct FrozenWriter {
     }
 }
 
-/// Reads what `FrozenWriter` wrote; the bytes are this process's own, so a malformed one is a bug
-/// (a precondition), not an input error.
-struct FrozenReader {
-    let base: UnsafeBufferPointer<UInt8>
-    var at = 0
+/// Reads what `PositionalWriter` wrote. Every read is checked against the end of the bytes and a
+/// short or malformed input throws `CorruptPositional` (rows come from disk); a frozen ticket's
+/// bytes are this process's own, read with `try!`.
+public struct PositionalReader {
+    let base: UnsafeRawBufferPointer
+    public internal(set) var at = 0
 
-    @inline(__always) mutating func byte() -> UInt8 {
+    public init(_ base: UnsafeRawBufferPointer) { self.base = base }
+
+    public var isAtEnd: Bool { at >= base.count }
+
+    @inline(__always) func need(_ n: Int) throws {
+        guard n >= 0, at + n <= base.count else { throw CorruptPositional(at: at) }
+    }
+
+    @inline(__always) public mutating func byte() throws -> UInt8 {
+        try need(1)
         defer { at += 1 }
         return base[at]
     }
 
-    @inline(__always) mutating func uint() -> UInt64 {
+    @inline(__always) public mutating func uint() throws -> UInt64 {
         var v: UInt64 = 0, shift: UInt64 = 0
         while true {
+            try need(1)
             let b = base[at]
             at += 1
+            guard shift < 64 else { throw CorruptPositional(at: at) }
             v |= UInt64(b & 0x7F) << shift
             if b < 0x80 { return v }
             shift += 7
         }
     }
 
-    @inline(__always) mutating func int() -> Int {
-        let u = uint()
+    @inline(__always) public mutating func int() throws -> Int {
+        let u = try uint()
         return Int(Int64(bitPattern: (u >> 1) ^ (0 &- (u & 1))))
     }
 
-    @inline(__always) mutating func count() -> Int { Int(uint()) }
+    /// A count of things still to read: at most the bytes left (each takes at least one).
+    @inline(__always) mutating func count() throws -> Int {
+        let n = try uint()
+        guard n <= UInt64(base.count - at) else { throw CorruptPositional(at: at) }
+        return Int(n)
+    }
 
-    mutating func string() -> String {
-        let n = count()
+    public mutating func string() throws -> String {
+        let n = try count()
         defer { at += n }
-        return String(decoding: UnsafeBufferPointer(rebasing: base[at..<at + n]), as: UTF8.self)
+        return String(decoding: UnsafeRawBufferPointer(rebasing: base[at..<at + n]), as: UTF8.self)
     }
 
-    mutating func date() -> Date {
-        var bits: UInt64 = 0
-        for i in 0..<8 { bits |= UInt64(base[at + i]) << (8 * UInt64(i)) }
-        at += 8
-        return Date(timeIntervalSinceReferenceDate: Double(bitPattern: bits))
+    mutating func skipString() throws { at += try count() }
+
+    public mutating func date() throws -> Date {
+        try need(8)
+        defer { at += 8 }
+        return Date(timeIntervalSinceReferenceDate: Double(bitPattern: UInt64(littleEndian: base.loadUnaligned(fromByteOffset: at, as: UInt64.self))))
     }
 
-    mutating func enumeration<E: FrozenEnum>(_: E.Type) -> E { E.frozenCases[Int(byte())] }
+    mutating func enumeration<E: FrozenEnum>(_: E.Type) throws -> E {
+        let i = Int(try byte())
+        guard i < E.frozenCases.count else { throw CorruptPositional(at: at - 1) }
+        return E.frozenCases[i]
+    }
 
-    mutating func party() -> Party {
-        switch byte() {
-        case 0: .staff(string())
-        case 1: .contact(string())
-        default: .system(string())
+    mutating func party() throws -> Party {
+        switch try byte() {
+        case 0: .staff(try string())
+        case 1: .contact(try string())
+        case 2: .system(try string())
+        default: throw CorruptPositional(at: at - 1)
         }
     }
 
-    mutating func ints() -> [Int] {
-        let n = count()
+    mutating func ints() throws -> [Int] {
+        let n = try count()
         var a: [Int] = []
         a.reserveCapacity(n)
-        for _ in 0..<n { a.append(int()) }
+        for _ in 0..<n { a.append(try int()) }
         return a
+    }
+}
+
+/// Bytes that are not a positional value where one was expected.
+public struct CorruptPositional: Error, CustomStringConvertible {
+    public var at: Int
+    public init(at: Int) { self.at = at }
+    public var description: String { "malformed positional bytes at offset \(at)" }
+}
+
+/// How notify lists and staff sets are written: as indexes into `FrozenPools` (frozen tickets) or
+/// in full (rows, which must stand alone).
+protocol ListCoding {
+    mutating func write(_ list: [Party], into w: inout PositionalWriter)
+    mutating func write(_ set: Set<StaffId>, into w: inout PositionalWriter)
+    func readList(_ r: inout PositionalReader) throws -> [Party]
+    func readSet(_ r: inout PositionalReader) throws -> Set<StaffId>
+}
+
+extension FrozenPools: ListCoding {
+    mutating func write(_ list: [Party], into w: inout PositionalWriter) { w.uint(UInt64(id(of: list))) }
+    mutating func write(_ set: Set<StaffId>, into w: inout PositionalWriter) { w.uint(UInt64(id(of: set))) }
+    func readList(_ r: inout PositionalReader) throws -> [Party] {
+        let i = try r.uint()
+        guard i < UInt64(notifyListCount) else { throw CorruptPositional(at: r.at) }
+        return notifyList(UInt32(i))
+    }
+    func readSet(_ r: inout PositionalReader) throws -> Set<StaffId> {
+        let i = try r.uint()
+        guard i < UInt64(staffSetCount) else { throw CorruptPositional(at: r.at) }
+        return staffSet(UInt32(i))
+    }
+}
+
+/// Lists and sets written out in full (sets sorted, so that equal rows are equal bytes).
+struct InlineLists: ListCoding {
+    mutating func write(_ list: [Party], into w: inout PositionalWriter) {
+        w.uint(UInt64(list.count))
+        for p in list { w.party(p) }
+    }
+    mutating func write(_ set: Set<StaffId>, into w: inout PositionalWriter) {
+        w.uint(UInt64(set.count))
+        for s in set.sorted() { w.string(s) }
+    }
+    func readList(_ r: inout PositionalReader) throws -> [Party] {
+        let n = try r.count()
+        var out: [Party] = []
+        out.reserveCapacity(n)
+        for _ in 0..<n { out.append(try r.party()) }
+        return out
+    }
+    func readSet(_ r: inout PositionalReader) throws -> Set<StaffId> {
+        let n = try r.count()
+        var out = Set<StaffId>(minimumCapacity: n)
+        for _ in 0..<n { out.insert(try r.string()) }
+        return out
     }
 }
 
@@ -194,8 +279,40 @@ extension TicketState {
     /// `scratch` is a buffer the caller keeps between calls (its capacity is reused).
     public func frozen(pools: inout FrozenPools, scratch: inout [UInt8]) -> FrozenTicket {
         scratch.removeAll(keepingCapacity: true)
-        var w = FrozenWriter(bytes: scratch)
+        var w = PositionalWriter(bytes: scratch)
         scratch = []
+        write(into: &w, lists: &pools)
+        let frozen = FrozenTicket(bytes: ContiguousArray(unsafeUninitializedCapacity: w.bytes.count) { buffer, count in
+            count = buffer.initialize(fromContentsOf: w.bytes)
+        })
+        scratch = w.bytes
+        return frozen
+    }
+
+    /// Appends this ticket as a stand-alone row (notify lists and staff sets in full): the desk
+    /// view's stored rows. Read back with `init(row:)`.
+    public func writeRow(into w: inout PositionalWriter) {
+        var inline = InlineLists()
+        write(into: &w, lists: &inline)
+    }
+
+    /// Reads a ticket written by `writeRow`; throws on bytes that are not one.
+    public init(row r: inout PositionalReader) throws {
+        self = try Self.read(&r, lists: InlineLists(), thread: true)
+    }
+
+    /// The ticket `frozen` holds, with its comments unless `thread` is false: then `comments` holds
+    /// only the last comment that is not internal, if any (what `marker` needs), for readers that
+    /// look no further into the thread.
+    public init(frozen: FrozenTicket, pools: FrozenPools, thread: Bool = true) {
+        self = frozen.bytes.withUnsafeBytes { base in
+            var r = PositionalReader(base)
+            // The process's own bytes: a failure here is a bug, not bad input.
+            return try! Self.read(&r, lists: pools, thread: thread)
+        }
+    }
+
+    private func write<L: ListCoding>(into w: inout PositionalWriter, lists: inout L) {
         var flags: UInt64 = 0
         func flag(_ present: Bool, _ bit: UInt64) { if present { flags |= bit } }
         flag(organisation != nil, Bit.organisation); flag(responsible != nil, Bit.responsible)
@@ -206,6 +323,7 @@ extension TicketState {
         flag(resolvedAt != nil, Bit.resolvedAt); flag(closedAt != nil, Bit.closedAt)
         flag(lastMessageId != nil, Bit.lastMessageId); flag(premium, Bit.premium)
         flag(escalated, Bit.escalated); flag(spam, Bit.spam)
+        let start = w.bytes.count
         w.uint(flags)
         w.int(number)
         w.uint(version)
@@ -217,8 +335,8 @@ extension TicketState {
         if let organisation { w.string(organisation) }
         w.string(language)
         w.date(openedAt)
-        w.uint(UInt64(pools.id(of: participants)))
-        w.uint(UInt64(pools.id(of: coExecutors)))
+        lists.write(participants, into: &w)
+        lists.write(coExecutors, into: &w)
         if let responsible { w.string(responsible) }
         if let acceptedAt { w.date(acceptedAt) }
         Self.write(classification, into: &w)
@@ -253,12 +371,12 @@ extension TicketState {
         w.uint(UInt64(comments.count))
         var lastPublic = UInt32.max
         for c in comments {
-            if !c.isInternal { lastPublic = UInt32(w.bytes.count) }
+            if !c.isInternal { lastPublic = UInt32(w.bytes.count - start) }
             w.int(c.number)
             w.party(c.author)
             w.string(c.text)
             w.byte(c.isInternal ? 1 : 0)
-            w.uint(UInt64(pools.id(of: c.notify)))
+            lists.write(c.notify, into: &w)
             w.uint(UInt64(c.attachments.count))
             for a in c.attachments {
                 w.string(a.sha256)
@@ -268,108 +386,143 @@ extension TicketState {
             }
             w.date(c.at)
         }
+        // Where the last comment to the client starts, from the ticket's first byte (fixed width,
+        // last: found from the end).
         withUnsafeBytes(of: lastPublic.littleEndian) { w.bytes.append(contentsOf: $0) }
-        let frozen = FrozenTicket(bytes: ContiguousArray(unsafeUninitializedCapacity: w.bytes.count) { buffer, count in
-            count = buffer.initialize(fromContentsOf: w.bytes)
-        })
-        scratch = w.bytes
-        return frozen
     }
 
-    /// The ticket `frozen` holds, with its comments unless `thread` is false: then `comments` holds
-    /// only the last comment that is not internal, if any (what `marker` needs), for readers that
-    /// look no further into the thread.
-    public init(frozen: FrozenTicket, pools: FrozenPools, thread: Bool = true) {
-        self = frozen.bytes.withUnsafeBufferPointer { base in
-            var r = FrozenReader(base: base)
-            let flags = r.uint()
-            func has(_ bit: UInt64) -> Bool { flags & bit != 0 }
-            let number = r.int()
-            let version = r.uint()
-            let status = r.enumeration(TicketStatus.self)
-            let channel = r.enumeration(Channel.self)
-            let level = r.enumeration(SupportLevel.self)
-            let subject = r.string()
-            let contact = r.string()
-            let organisation = has(Bit.organisation) ? r.string() : nil
-            let language = r.string()
-            let openedAt = r.date()
-            let participants = pools.staffSet(UInt32(r.uint()))
-            let coExecutors = pools.staffSet(UInt32(r.uint()))
-            let responsible = has(Bit.responsible) ? r.string() : nil
-            let acceptedAt = has(Bit.acceptedAt) ? r.date() : nil
-            let classification = Self.readClassification(&r)
-            let tierId = has(Bit.tierId) ? r.string() : nil
-            let reactionDue = has(Bit.reactionDue) ? r.date() : nil
-            let resolutionDue = has(Bit.resolutionDue) ? r.date() : nil
-            let escalationDue = has(Bit.escalationDue) ? r.date() : nil
-            let mergedInto = has(Bit.mergedInto) ? r.int() : nil
-            let merged = r.ints()
-            let splitOff = r.ints()
-            let splitComments = r.ints()
-            let origin = has(Bit.origin) ? TicketOrigin(splitFrom: r.int(), comment: r.int()) : nil
-            let firstResponseAt = has(Bit.firstResponseAt) ? r.date() : nil
-            let resolvedAt = has(Bit.resolvedAt) ? r.date() : nil
-            let closedAt = has(Bit.closedAt) ? r.date() : nil
-            var evaluations: [StaffId: AnswerEvaluation] = [:]
-            let evaluationCount = r.count()
-            if evaluationCount > 0 { evaluations.reserveCapacity(evaluationCount) }
-            for _ in 0..<evaluationCount {
-                let staff = r.string()
-                let kind = r.int(), volume = r.enumeration(AnswerVolume.self)
-                let links = r.int(), screenshots = r.int(), help = r.int()
-                evaluations[staff] = AnswerEvaluation(kind: kind, volume: volume, links: links, screenshots: screenshots, help: help)
+    private static func read<L: ListCoding>(_ r: inout PositionalReader, lists: L, thread: Bool) throws -> TicketState {
+        let start = r.at
+        let flags = try r.uint()
+        func has(_ bit: UInt64) -> Bool { flags & bit != 0 }
+        let number = try r.int()
+        let version = try r.uint()
+        let status = try r.enumeration(TicketStatus.self)
+        let channel = try r.enumeration(Channel.self)
+        let level = try r.enumeration(SupportLevel.self)
+        let subject = try r.string()
+        let contact = try r.string()
+        let organisation = has(Bit.organisation) ? try r.string() : nil
+        let language = try r.string()
+        let openedAt = try r.date()
+        let participants = try lists.readSet(&r)
+        let coExecutors = try lists.readSet(&r)
+        let responsible = has(Bit.responsible) ? try r.string() : nil
+        let acceptedAt = has(Bit.acceptedAt) ? try r.date() : nil
+        let classification = try readClassification(&r)
+        let tierId = has(Bit.tierId) ? try r.string() : nil
+        let reactionDue = has(Bit.reactionDue) ? try r.date() : nil
+        let resolutionDue = has(Bit.resolutionDue) ? try r.date() : nil
+        let escalationDue = has(Bit.escalationDue) ? try r.date() : nil
+        let mergedInto = has(Bit.mergedInto) ? try r.int() : nil
+        let merged = try r.ints()
+        let splitOff = try r.ints()
+        let splitComments = try r.ints()
+        let origin = has(Bit.origin) ? TicketOrigin(splitFrom: try r.int(), comment: try r.int()) : nil
+        let firstResponseAt = has(Bit.firstResponseAt) ? try r.date() : nil
+        let resolvedAt = has(Bit.resolvedAt) ? try r.date() : nil
+        let closedAt = has(Bit.closedAt) ? try r.date() : nil
+        var evaluations: [StaffId: AnswerEvaluation] = [:]
+        let evaluationCount = try r.count()
+        if evaluationCount > 0 { evaluations.reserveCapacity(evaluationCount) }
+        for _ in 0..<evaluationCount {
+            let staff = try r.string()
+            let kind = try r.int(), volume = try r.enumeration(AnswerVolume.self)
+            let links = try r.int(), screenshots = try r.int(), help = try r.int()
+            evaluations[staff] = AnswerEvaluation(kind: kind, volume: volume, links: links, screenshots: screenshots, help: help)
+        }
+        var loggedMinutes: [StaffId: Int] = [:]
+        for _ in 0..<(try r.count()) {
+            let staff = try r.string()
+            loggedMinutes[staff] = try r.int()
+        }
+        let ratingScores = try r.ints()
+        var deliveries: [String: DeliveryStatus] = [:]
+        for _ in 0..<(try r.count()) {
+            let id = try r.string()
+            deliveries[id] = try r.enumeration(DeliveryStatus.self)
+        }
+        let lastMessageId = has(Bit.lastMessageId) ? try r.string() : nil
+        func comment() throws -> CommentState {
+            let number = try r.int(), author = try r.party(), text = try r.string(), isInternal = try r.byte() != 0
+            let notify = try lists.readList(&r)
+            var attachments: [AttachmentRef] = []
+            for _ in 0..<(try r.count()) {
+                let sha = try r.string(), filename = try r.string(), contentType = try r.string()
+                attachments.append(AttachmentRef(sha256: sha, filename: filename, contentType: contentType, size: try r.int()))
             }
-            var loggedMinutes: [StaffId: Int] = [:]
-            for _ in 0..<r.count() {
-                let staff = r.string()
-                loggedMinutes[staff] = r.int()
+            return CommentState(number: number, author: author, text: text, isInternal: isInternal,
+                                notify: notify, attachments: attachments, at: try r.date())
+        }
+        var comments: [CommentState] = []
+        let commentCount = try r.count()
+        if thread {
+            comments.reserveCapacity(commentCount)
+            for _ in 0..<commentCount { comments.append(try comment()) }
+            try r.need(4)
+            r.at += 4
+        } else {
+            // Straight to the trailer, then to the last comment to the client.
+            try r.need(4)
+            let end = r.base.count
+            let lastPublic = UInt32(littleEndian: r.base.loadUnaligned(fromByteOffset: end - 4, as: UInt32.self))
+            if lastPublic != .max {
+                r.at = start + Int(lastPublic)
+                comments = [try comment()]
             }
-            let ratingScores = r.ints()
-            var deliveries: [String: DeliveryStatus] = [:]
-            for _ in 0..<r.count() {
-                let id = r.string()
-                deliveries[id] = r.enumeration(DeliveryStatus.self)
-            }
-            let lastMessageId = has(Bit.lastMessageId) ? r.string() : nil
-            func comment() -> CommentState {
-                let number = r.int(), author = r.party(), text = r.string(), isInternal = r.byte() != 0
-                let notify = pools.notifyList(UInt32(r.uint()))
-                var attachments: [AttachmentRef] = []
-                for _ in 0..<r.count() {
-                    let sha = r.string(), filename = r.string(), contentType = r.string()
-                    attachments.append(AttachmentRef(sha256: sha, filename: filename, contentType: contentType, size: r.int()))
-                }
-                return CommentState(number: number, author: author, text: text, isInternal: isInternal,
-                                    notify: notify, attachments: attachments, at: r.date())
-            }
-            var comments: [CommentState] = []
-            if thread {
-                let n = r.count()
-                comments.reserveCapacity(n)
-                for _ in 0..<n { comments.append(comment()) }
-            } else {
-                var lastPublic: UInt32 = 0
-                for i in 0..<4 { lastPublic |= UInt32(base[base.count - 4 + i]) << (8 * UInt32(i)) }
-                if lastPublic != .max {
-                    r.at = Int(lastPublic)
-                    comments = [comment()]
-                }
-            }
-            return TicketState(number: number, version: version, status: status, channel: channel, subject: subject,
-                               contact: contact, organisation: organisation, language: language, openedAt: openedAt,
-                               premium: has(Bit.premium), participants: participants, coExecutors: coExecutors,
-                               responsible: responsible, acceptedAt: acceptedAt, level: level, classification: classification,
-                               tierId: tierId, reactionDue: reactionDue, resolutionDue: resolutionDue, escalationDue: escalationDue,
-                               escalated: has(Bit.escalated), spam: has(Bit.spam), mergedInto: mergedInto, merged: merged,
-                               splitOff: splitOff, splitComments: splitComments, origin: origin, comments: comments,
-                               firstResponseAt: firstResponseAt, resolvedAt: resolvedAt, closedAt: closedAt,
-                               evaluations: evaluations, loggedMinutes: loggedMinutes, ratingScores: ratingScores,
-                               deliveries: deliveries, lastMessageId: lastMessageId)
+            r.at = end
+        }
+        return TicketState(number: number, version: version, status: status, channel: channel, subject: subject,
+                           contact: contact, organisation: organisation, language: language, openedAt: openedAt,
+                           premium: has(Bit.premium), participants: participants, coExecutors: coExecutors,
+                           responsible: responsible, acceptedAt: acceptedAt, level: level, classification: classification,
+                           tierId: tierId, reactionDue: reactionDue, resolutionDue: resolutionDue, escalationDue: escalationDue,
+                           escalated: has(Bit.escalated), spam: has(Bit.spam), mergedInto: mergedInto, merged: merged,
+                           splitOff: splitOff, splitComments: splitComments, origin: origin, comments: comments,
+                           firstResponseAt: firstResponseAt, resolvedAt: resolvedAt, closedAt: closedAt,
+                           evaluations: evaluations, loggedMinutes: loggedMinutes, ratingScores: ratingScores,
+                           deliveries: deliveries, lastMessageId: lastMessageId)
+    }
+
+    /// What a payroll line needs of a frozen ticket — its level, premium flag and complexity —
+    /// read without decoding the rest (a year of payroll reads hundreds of thousands).
+    public static func payrollFacts(of frozen: FrozenTicket) -> (level: SupportLevel, premium: Bool, complexity: Int?) {
+        frozen.bytes.withUnsafeBytes { base in
+            var r = PositionalReader(base)
+            return try! payrollFacts(&r)
         }
     }
 
-    private static func write(_ c: Classification, into w: inout FrozenWriter) {
+    private static func payrollFacts(_ r: inout PositionalReader) throws -> (level: SupportLevel, premium: Bool, complexity: Int?) {
+        let flags = try r.uint()
+        func has(_ bit: UInt64) -> Bool { flags & bit != 0 }
+        _ = try r.uint()  // number
+        _ = try r.uint()  // version
+        r.at += 2  // status, channel
+        let level = try r.enumeration(SupportLevel.self)
+        try r.skipString()  // subject
+        try r.skipString()  // contact
+        if has(Bit.organisation) { try r.skipString() }
+        try r.skipString()  // language
+        r.at += 8  // openedAt
+        _ = try r.uint()  // participants (pooled)
+        _ = try r.uint()  // co-executors (pooled)
+        if has(Bit.responsible) { try r.skipString() }
+        if has(Bit.acceptedAt) { r.at += 8 }
+        let present = try r.byte()
+        _ = try r.byte()
+        var complexity: Int?
+        if present & 16 != 0 {
+            if present & 1 != 0 { r.at += 1 }
+            if present & 2 != 0 { r.at += 1 }
+            if present & 4 != 0 { try r.skipString() }
+            if present & 8 != 0 { try r.skipString() }
+            complexity = try r.int()
+        }
+        return (level, has(Bit.premium), complexity)
+    }
+
+    private static func write(_ c: Classification, into w: inout PositionalWriter) {
         var flags: UInt8 = 0
         if c.type != nil { flags |= 1 }
         if c.firstLine != nil { flags |= 2 }
@@ -392,20 +545,20 @@ extension TicketState {
         if let d = c.expectedDate { w.int(d.year); w.int(d.month); w.int(d.day) }
     }
 
-    private static func readClassification(_ r: inout FrozenReader) -> Classification {
-        let flags = r.byte()
-        let hasDate = r.byte() != 0
+    private static func readClassification(_ r: inout PositionalReader) throws -> Classification {
+        let flags = try r.byte()
+        let hasDate = try r.byte() != 0
         var c = Classification()
         guard flags != 0 || hasDate else { return c }
-        if flags & 1 != 0 { c.type = r.enumeration(TicketType.self) }
-        if flags & 2 != 0 { c.firstLine = r.enumeration(FirstLineCategory.self) }
-        if flags & 4 != 0 { c.direction = r.string() }
-        if flags & 8 != 0 { c.directionType = r.string() }
-        if flags & 16 != 0 { c.complexity = r.int() }
-        if flags & 32 != 0 { c.criticality = r.enumeration(Criticality.self) }
-        if flags & 64 != 0 { c.category = r.string() }
-        if flags & 128 != 0 { c.plannedMinutes = r.int() }
-        if hasDate { c.expectedDate = LocalDate(year: r.int(), month: r.int(), day: r.int()) }
+        if flags & 1 != 0 { c.type = try r.enumeration(TicketType.self) }
+        if flags & 2 != 0 { c.firstLine = try r.enumeration(FirstLineCategory.self) }
+        if flags & 4 != 0 { c.direction = try r.string() }
+        if flags & 8 != 0 { c.directionType = try r.string() }
+        if flags & 16 != 0 { c.complexity = try r.int() }
+        if flags & 32 != 0 { c.criticality = try r.enumeration(Criticality.self) }
+        if flags & 64 != 0 { c.category = try r.string() }
+        if flags & 128 != 0 { c.plannedMinutes = try r.int() }
+        if hasDate { c.expectedDate = LocalDate(year: try r.int(), month: try r.int(), day: try r.int()) }
         return c
     }
 }

@@ -61,6 +61,8 @@ struct FrozenTicketTests {
         thin.comments = t.comments.last { !$0.isInternal }.map { [$0] } ?? []
         #expect(TicketState(frozen: f, pools: pools, thread: false) == thin)
         #expect(DeskView.marker(TicketState(frozen: f, pools: pools, thread: false)) == DeskView.marker(t))
+        let facts = TicketState.payrollFacts(of: f)
+        #expect(facts.level == t.level && facts.premium == t.premium && facts.complexity == t.classification.complexity)
         return f
     }
 
@@ -133,6 +135,39 @@ struct FrozenTicketTests {
         let lists = frozen.flatMap { TicketState(frozen: $0.1, pools: pools).comments.map(\.notify) }.filter { !$0.isEmpty }
         let storages = Set(lists.map { $0.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) } })
         #expect(storages.count <= 15, "equal notify lists share one storage")
+    }
+
+    @Test("a desk row (ticket with its lists written out, and its activity) reads back exactly")
+    func rows() throws {
+        var t = Self.full()
+        for activity in [nil, Activity(sequence: 77, at: Date(timeIntervalSinceReferenceDate: 5.25), type: "TicketReassigned", actor: nil),
+                         Activity(sequence: 1 << 50, at: Date(timeIntervalSinceReferenceDate: -3), type: "CommentAdded", actor: "contact:a-long-contact-id")] {
+            var w = PositionalWriter()
+            DeskView.TicketRow(ticket: t, activity: activity).write(into: &w)
+            let back = try w.bytes.withUnsafeBytes { try DeskView.TicketRow($0) }
+            #expect(back.ticket == t && back.activity == activity)
+            // Less than half the keyed row.
+            #expect(w.bytes.count * 2 < (try CompactCoding.encode(t)).count)
+            t.comments.removeLast()
+        }
+    }
+
+    @Test("a damaged row throws, never crashes: every truncation, and random byte changes")
+    func damagedRows() throws {
+        var w = PositionalWriter()
+        DeskView.TicketRow(ticket: Self.full(), activity: Activity(sequence: 9, at: Date(), type: "X", actor: "staff:s1")).write(into: &w)
+        let good = w.bytes
+        for n in 0..<good.count {
+            #expect(throws: (any Error).self, "cut at \(n)") { try Array(good.prefix(n)).withUnsafeBytes { _ = try DeskView.TicketRow($0) } }
+        }
+        var rng = SystemRandomNumberGenerator()
+        var threw = 0
+        for _ in 0..<500 {
+            var bad = good
+            for _ in 0..<Int.random(in: 1...4, using: &rng) { bad[Int.random(in: 0..<bad.count, using: &rng)] = .random(in: 0...255, using: &rng) }
+            do { _ = try bad.withUnsafeBytes { try DeskView.TicketRow($0) } } catch { threw += 1 }
+        }
+        #expect(threw > 0)
     }
 
     @Test("the table freezes only tickets that are no longer open, and a change thaws one")
