@@ -96,8 +96,11 @@ public final class DeskView: Projection, @unchecked Sendable {
 
     // Rows changed since the last flush.
     var dirtyTickets = Set<TicketNumber>()
-    /// Open tickets changed before the last flush and left live (`forgetDirty`).
-    var keptLive = Set<TicketNumber>()
+    /// Open tickets left live at a flush (`forgetDirty`), with the flush that last saw them changed.
+    var keptLive: [TicketNumber: UInt64] = [:]
+    var flushes: UInt64 = 0
+    /// How many open tickets may stay live without change; past it the longest unchanged are frozen.
+    var liveBudget = 16_384
     var dirtyContacts = Set<ContactId>()
     var dirtyOrganisations = Set<OrganisationId>()
     var dirtyAccount = false
@@ -136,7 +139,7 @@ public final class DeskView: Projection, @unchecked Sendable {
             openedInOrder = true
             evaluationsInOrder = true
             dirtyTickets = []
-            keptLive = []
+            keptLive = [:]
             dirtyContacts = []
             dirtyOrganisations = []
             dirtyAccount = false
@@ -508,13 +511,22 @@ public final class DeskView: Projection, @unchecked Sendable {
     }
 
     /// Called with the lock held, once the dirty rows are made. Tickets are frozen (`TicketTable`)
-    /// until a change thaws them: at once when they are no longer open, after a flush interval
-    /// without change when they are (an open ticket being worked on is changed again and again;
-    /// most open tickets wait for days).
+    /// until a change thaws them: at once when they are no longer open; when they are open, once
+    /// more than `liveBudget` open tickets are live, the half changed longest ago (a ticket being
+    /// worked on is changed again and again; most open tickets wait for days).
     func forgetDirty() {
-        for n in keptLive where !dirtyTickets.contains(n) { tickets.freeze(n, evenIfOpen: true) }
-        keptLive = []
-        for n in dirtyTickets where !tickets.freeze(n) { keptLive.insert(n) }
+        flushes &+= 1
+        for n in dirtyTickets {
+            if tickets.freeze(n) { keptLive[n] = nil } else if tickets.isLive(n) { keptLive[n] = flushes }
+        }
+        if keptLive.count > liveBudget {
+            // The half changed longest ago.
+            let cut = keptLive.values.sorted()[keptLive.count / 2]
+            for (n, seen) in keptLive where seen <= cut {
+                tickets.freeze(n, evenIfOpen: true)
+                keptLive[n] = nil
+            }
+        }
         dirtyTickets = []
         dirtyContacts = []
         dirtyOrganisations = []

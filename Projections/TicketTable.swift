@@ -99,6 +99,13 @@ struct TicketTable {
         }
     }
 
+    /// Whether ticket `n` is held live (not frozen).
+    func isLive(_ n: TicketNumber) -> Bool {
+        guard let (c, i) = Self.slot(n) else { return others[n] != nil }
+        if case .live = slotValue(c, i) { return true }
+        return false
+    }
+
     /// Makes ticket `n` live if it is frozen (before a change that reads it several times).
     mutating func thaw(_ n: TicketNumber) {
         guard let (c, i) = Self.slot(n), c < chunks.count, chunks[c] != nil, case .frozen = chunks[c]![i] else { return }

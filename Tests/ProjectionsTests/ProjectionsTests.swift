@@ -50,9 +50,12 @@ struct ProjectionsTests {
             try await r1.rebuild(names: [])
             #expect(content(sliced).0 == content(live).0, "rebuilt in slices")
             let rebuilt = DeskView(), rebuiltOutbox = Outbox()
+            rebuilt.liveBudget = 4  // open tickets frozen and thawed again and again on the way
             let r2 = ProjectionRunner(store: store, projections: [rebuilt, rebuiltOutbox], rebuildBatchSize: 700, foldSlice: 90, maxRowsPerFlush: 25)
             try await r2.rebuild(names: [])
             #expect(r2.position("desk") == head && r2.position("outbox") == head)
+            let (openTickets, liveTickets) = rebuilt.read { v in (v.openFacts.count, v.tickets.liveCount) }
+            #expect(openTickets > 10 && liveTickets < openTickets, "open tickets past the budget are frozen")
             // Loaded from the rows the rebuild persisted, with its checkpoint.
             let loaded = DeskView(), loadedOutbox = Outbox()
             let r3 = ProjectionRunner(store: store, projections: [loaded, loadedOutbox])
