@@ -114,6 +114,7 @@ public final class ProjectionRunner: Sendable {
             }
             if let checkpoint, version == p.codeVersion {
                 try store.read { try p.load(from: $0) }
+                store.releaseReadPages()  // the rows were read through the map once; they need not stay resident
                 positions.withLock { $0[p.name] = checkpoint }
             } else if persist {
                 try await rebuild(p, progress: progress)
