@@ -265,7 +265,8 @@ public final class DeskView: Projection, @unchecked Sendable {
                 for s in assignedNow.subtracting(assignedBefore) { assigned[s, default: []].insert(n) }
             }
         }
-        switch event.stream {
+        // A ticket event's stream is its ticket's: none of the rows below.
+        switch event.ticket == nil ? event.stream : "" {
         case Streams.account: dirtyAccount = true
         case let s where s.hasPrefix("org-"): dirtyOrganisations.insert(String(s.dropFirst(4)))
         case let s where s.hasPrefix("contact-"):
@@ -350,7 +351,7 @@ public final class DeskView: Projection, @unchecked Sendable {
             openFacts[n] = nil
             return
         }
-        openFacts[n] = OpenFacts(premium: t.premium, unaccepted: t.responsible == nil, status: t.status, overdueAfter: Self.dueTimes(t).min(),
+        openFacts[n] = OpenFacts(premium: t.premium, unaccepted: t.responsible == nil, status: t.status, overdueAfter: Self.overdueAfter(t),
                                  statusRank: OpenFacts.rank[t.status] ?? 0, activity: activity.sequence(n) ?? 0)
     }
 

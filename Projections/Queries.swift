@@ -400,6 +400,16 @@ extension DeskView {
         return [t.firstResponseAt == nil ? t.reactionDue : nil, t.resolutionDue].compactMap { $0 }
     }
 
+    /// The earliest of `dueTimes(t)`, without building the array (the fold asks at every event).
+    static func overdueAfter(_ t: TicketState) -> Date? {
+        guard t.status.isOpen else { return nil }
+        let reaction = t.firstResponseAt == nil ? t.reactionDue : nil
+        switch (reaction, t.resolutionDue) {
+        case let (a?, b?): return min(a, b)
+        case let (a, b): return a ?? b
+        }
+    }
+
     /// The last instant at which `overdue(t, now:)` still gives what it gives at `now`, when it
     /// will change by time alone (nil: it will not): the earliest due time not yet passed.
     static func overdueTurn(_ t: TicketState, after now: Date) -> Date? {
