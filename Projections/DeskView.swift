@@ -39,8 +39,9 @@ public struct TimeEntry: Sendable, Hashable, Codable {
 /// row per payroll entry) in CompactCoding, written with the checkpoint.
 public final class DeskView: Projection, @unchecked Sendable {
     public let name = "desk"
-    // 4: contact rows keep every organisation the contact belonged to; 5: ticket rows positional
-    public let codeVersion = 5
+    // 4: contact rows keep every organisation the contact belonged to; 5: ticket rows positional;
+    // 6: ticket rows made from the frozen bytes
+    public let codeVersion = 6
     public var databases: [String] { [Self.db] }
     static let db = "proj.desk"
 
@@ -361,20 +362,33 @@ public final class DeskView: Projection, @unchecked Sendable {
 
     // MARK: Persistence
 
-    /// A ticket's row: the ticket in the positional format (`TicketState.writeRow`, the frozen
-    /// format with notify lists and staff sets written out) and its last activity. Positional, not
+    /// A ticket's row: the ticket's frozen bytes with the staff sets and notify lists they refer to
+    /// written out (`TicketState.writeRow(_:lists:into:)`), and its last activity. Positional, not
     /// keyed: a keyed row spent most of its ~1.8 KB on field names and its encoding was a sixth of
-    /// a rebuild. Rows are a cache of the log: a change to `TicketState` bumps `codeVersion`, which
-    /// rebuilds them at start.
+    /// a rebuild; made from the frozen bytes, a row costs the writer no ticket copy and no encoding.
+    /// Rows are a cache of the log: a change to `TicketState` or to the frozen format bumps
+    /// `codeVersion`, which rebuilds them at start.
     struct TicketRow {
         var ticket: TicketState
         var activity: Activity?
 
-        static let format: UInt8 = 0xF1
+        static let format: UInt8 = 0xF2
 
-        func write(into w: inout PositionalWriter) {
-            w.byte(Self.format)
-            ticket.writeRow(into: &w)
+        /// The row of a frozen ticket (what the writer does).
+        static func write(_ frozen: FrozenTicket, lists: FrozenPools.Snapshot, activity: Activity?, into w: inout PositionalWriter) {
+            w.byte(format)
+            TicketState.writeRow(frozen, lists: lists, into: &w)
+            writeActivity(activity, into: &w)
+        }
+
+        /// The row of a ticket (tests, and tickets outside the table's chunks).
+        static func write(_ ticket: TicketState, activity: Activity?, into w: inout PositionalWriter) {
+            var pools = FrozenPools(), scratch: [UInt8] = []
+            let frozen = ticket.frozen(pools: &pools, scratch: &scratch)
+            write(frozen, lists: pools.snapshot, activity: activity, into: &w)
+        }
+
+        static func writeActivity(_ activity: Activity?, into w: inout PositionalWriter) {
             if let a = activity {
                 w.byte(a.actor == nil ? 1 : 2)
                 w.uint(a.sequence)
@@ -435,7 +449,11 @@ public final class DeskView: Projection, @unchecked Sendable {
 
     /// The rows changed since the last flush, as they are now (values, so they can be written later).
     struct Rows: Sendable {
-        var tickets: [(TicketNumber, TicketRow)] = []
+        /// Changed tickets in the frozen format, with the pools' lists they refer to.
+        var tickets: [(TicketNumber, FrozenTicket, Activity?)] = []
+        var lists: FrozenPools.Snapshot?
+        /// Tickets outside the table's chunks (numbers < 1 or > 2²⁸: never handed out by the desk).
+        var otherTickets: [(TicketNumber, TicketRow)] = []
         var contacts: [(ContactId, ContactRow)] = []
         var organisations: [OrganisationState] = []
         var account: AccountRow?
@@ -446,13 +464,18 @@ public final class DeskView: Projection, @unchecked Sendable {
 
         func write(into w: any LogWriter) throws {
             var bytes = PositionalWriter()
-            for (i, (n, row)) in tickets.enumerated() {
+            for (n, row) in otherTickets {
                 bytes.bytes.removeAll(keepingCapacity: true)
-                row.write(into: &bytes)
+                TicketRow.write(row.ticket, activity: row.activity, into: &bytes)
+                try w.put(DeskView.key(.ticket, DeskView.be(UInt64(bitPattern: Int64(n)))), bytes.bytes, in: DeskView.db)
+            }
+            for (i, (n, frozen, activity)) in tickets.enumerated() {
+                bytes.bytes.removeAll(keepingCapacity: true)
+                TicketRow.write(frozen, lists: lists!, activity: activity, into: &bytes)
                 try w.put(DeskView.key(.ticket, DeskView.be(UInt64(n))), bytes.bytes, in: DeskView.db)
                 // Each row replaced reads the old one's pages through the map: a rebuild's batch
                 // rewrites tens of thousands, which need not stay resident.
-                if i % 2048 == 2047 { w.releaseReadPages() }
+                if i % 1024 == 1023 { w.releaseReadPages() }
             }
             for (id, row) in contacts {
                 try w.put(DeskView.key(.contact, Array(id.utf8)), try CompactCoding.encode(row), in: DeskView.db)
@@ -472,10 +495,18 @@ public final class DeskView: Projection, @unchecked Sendable {
         }
     }
 
-    /// The dirty rows (called with the lock held).
+    /// The dirty rows (called with the lock held). Tickets no longer open are frozen here.
     func dirtyRows() -> Rows {
         var rows = Rows()
-        rows.tickets = dirtyTickets.compactMap { n in tickets[n].map { (n, TicketRow(ticket: $0, activity: activity[n])) } }
+        rows.tickets.reserveCapacity(dirtyTickets.count)
+        for n in dirtyTickets {
+            if let f = tickets.frozenForm(n) {
+                rows.tickets.append((n, f, activity[n]))
+            } else if let t = tickets[n] {
+                rows.otherTickets.append((n, TicketRow(ticket: t, activity: activity[n])))
+            }
+        }
+        if !rows.tickets.isEmpty { rows.lists = tickets.pools.snapshot }
         rows.contacts = dirtyContacts.compactMap { id in
             state.contacts[id].map { c in
                 (id, ContactRow(contact: c, portal: (portalHistory[id] ?? []).map { PortalChange(at: $0.at, granted: $0.granted) },
@@ -518,7 +549,8 @@ public final class DeskView: Projection, @unchecked Sendable {
     func forgetDirty() {
         flushes &+= 1
         for n in dirtyTickets {
-            if tickets.freeze(n) { keptLive[n] = nil } else if tickets.isLive(n) { keptLive[n] = flushes }
+            tickets.freeze(n)  // done already by `dirtyRows` for those in the table's chunks
+            if tickets.isLive(n) { keptLive[n] = flushes } else { keptLive[n] = nil }
         }
         if keptLive.count > liveBudget {
             // The half changed longest ago.

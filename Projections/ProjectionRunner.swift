@@ -288,6 +288,8 @@ public final class ProjectionRunner: Sendable {
             try r.forEachRawRecord(from: from) { seq, raw in
                 let (rec, payload) = try RecordFormat.decodeWithoutBytes(raw)
                 last = seq
+                // What was read of the map need not stay resident (the pages stay in the page cache).
+                if (seq - from) % 16_384 == 16_383 { store.releaseReadPages() }
                 if EventCodec.isKnown(rec.type) {
                     batch.append((try EventCodec.decode(type: rec.type, schemaVersion: rec.schemaVersion, bytes: payload), rec))
                 }

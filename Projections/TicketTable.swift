@@ -155,6 +155,21 @@ struct TicketTable {
         return l
     }
 
+    /// Ticket `n` in the frozen format, for its row: its frozen bytes if it is frozen; frozen now if
+    /// it is live and no longer open; otherwise encoded (it stays live). Nil if there is none, or it
+    /// lies outside the chunks (then `self[n]` has it).
+    mutating func frozenForm(_ n: TicketNumber) -> FrozenTicket? {
+        guard let (c, i) = Self.slot(n), c < chunks.count, chunks[c] != nil else { return nil }
+        switch chunks[c]![i] {
+        case .empty: return nil
+        case .frozen(let f): return f
+        case .live(let l):
+            guard let t = live[Int(l)] else { return nil }
+            if !t.status.isOpen, freeze(n), case .frozen(let f) = chunks[c]![i] { return f }
+            return t.frozen(pools: &pools, scratch: &scratch)
+        }
+    }
+
     /// Freezes ticket `n` if it is live and no longer open (resolved or closed), or open too with
     /// `evenIfOpen`; returns whether it did.
     @discardableResult

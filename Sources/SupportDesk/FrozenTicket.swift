@@ -48,6 +48,15 @@ public struct FrozenPools: Sendable {
 
     func notifyList(_ i: UInt32) -> [Party] { notifyLists[Int(i)] }
     func staffSet(_ i: UInt32) -> Set<StaffId> { staffSets[Int(i)] }
+
+    /// The lists and sets as they are now, to write frozen tickets as rows on another thread
+    /// (copies of two arrays of references; the pools' next append copies them again).
+    public var snapshot: Snapshot { Snapshot(notifyLists: notifyLists, staffSets: staffSets) }
+
+    public struct Snapshot: Sendable {
+        let notifyLists: [[Party]]
+        let staffSets: [Set<StaffId>]
+    }
     var notifyListCount: Int { notifyLists.count }
     var staffSetCount: Int { staffSets.count }
 }
@@ -239,6 +248,24 @@ extension FrozenPools: ListCoding {
     }
 }
 
+/// The lists and sets of one row, by the index its frozen bytes use (reading only).
+struct RowLists: ListCoding {
+    var sets: [UInt64: Set<StaffId>] = [:]
+    var lists: [UInt64: [Party]] = [:]
+    mutating func write(_ list: [Party], into w: inout PositionalWriter) { fatalError("RowLists only reads") }
+    mutating func write(_ set: Set<StaffId>, into w: inout PositionalWriter) { fatalError("RowLists only reads") }
+    func readList(_ r: inout PositionalReader) throws -> [Party] {
+        let at = r.at
+        guard let l = lists[try r.uint()] else { throw CorruptPositional(at: at) }
+        return l
+    }
+    func readSet(_ r: inout PositionalReader) throws -> Set<StaffId> {
+        let at = r.at
+        guard let s = sets[try r.uint()] else { throw CorruptPositional(at: at) }
+        return s
+    }
+}
+
 /// Lists and sets written out in full (sets sorted, so that equal rows are equal bytes).
 struct InlineLists: ListCoding {
     mutating func write(_ list: [Party], into w: inout PositionalWriter) {
@@ -289,16 +316,101 @@ extension TicketState {
         return frozen
     }
 
-    /// Appends this ticket as a stand-alone row (notify lists and staff sets in full): the desk
-    /// view's stored rows. Read back with `init(row:)`.
-    public func writeRow(into w: inout PositionalWriter) {
+
+    /// Appends a stand-alone row made from a frozen ticket: its bytes as they are, then the staff
+    /// sets and notify lists they refer to, written out (`snapshot` is the pools' when it was
+    /// frozen or later). Read back with `init(row:)`. The writer thread makes rows this way without
+    /// a `TicketState` (no copy of the ticket, no re-encoding).
+    public static func writeRow(_ frozen: FrozenTicket, lists snapshot: FrozenPools.Snapshot, into w: inout PositionalWriter) {
+        let (sets, lists) = try! frozen.bytes.withUnsafeBytes { base in
+            var r = PositionalReader(base)
+            return try referencedIds(&r)
+        }
+        w.uint(UInt64(frozen.bytes.count))
+        w.bytes.append(contentsOf: frozen.bytes)
         var inline = InlineLists()
-        write(into: &w, lists: &inline)
+        w.uint(UInt64(sets.count))
+        for id in sets {
+            w.uint(UInt64(id))
+            inline.write(snapshot.staffSets[Int(id)], into: &w)
+        }
+        w.uint(UInt64(lists.count))
+        for id in lists {
+            w.uint(UInt64(id))
+            inline.write(snapshot.notifyLists[Int(id)], into: &w)
+        }
     }
 
-    /// Reads a ticket written by `writeRow`; throws on bytes that are not one.
+    /// Reads a row written by `writeRow(_:lists:into:)`; throws on bytes that are not one.
     public init(row r: inout PositionalReader) throws {
-        self = try Self.read(&r, lists: InlineLists(), thread: true)
+        let length = try r.count()
+        let frozenAt = r.at
+        r.at += length
+        var table = RowLists()
+        let inline = InlineLists()
+        for _ in 0..<(try r.count()) {
+            let id = try r.uint()
+            table.sets[id] = try inline.readSet(&r)
+        }
+        for _ in 0..<(try r.count()) {
+            let id = try r.uint()
+            table.lists[id] = try inline.readList(&r)
+        }
+        let end = r.at
+        r.at = frozenAt
+        // The frozen part alone: its trailer is found from its own end.
+        var part = PositionalReader(UnsafeRawBufferPointer(rebasing: r.base[frozenAt..<frozenAt + length]))
+        self = try Self.read(&part, lists: table, thread: true)
+        guard part.isAtEnd else { throw CorruptPositional(at: frozenAt + part.at) }
+        r.at = end
+    }
+
+    /// The staff set and notify list indexes a frozen ticket refers to, each once, without decoding it.
+    static func referencedIds(_ r: inout PositionalReader) throws -> (sets: [UInt32], lists: [UInt32]) {
+        let flags = try r.uint()
+        func has(_ bit: UInt64) -> Bool { flags & bit != 0 }
+        func skipDate() throws { try r.need(8); r.at += 8 }
+        func skipInts() throws { for _ in 0..<(try r.count()) { _ = try r.uint() } }
+        _ = try r.uint(); _ = try r.uint()  // number, version
+        try r.need(3); r.at += 3  // status, channel, level
+        try r.skipString(); try r.skipString()  // subject, contact
+        if has(Bit.organisation) { try r.skipString() }
+        try r.skipString()  // language
+        try skipDate()  // openedAt
+        let participants = UInt32(try r.uint()), coExecutors = UInt32(try r.uint())
+        if has(Bit.responsible) { try r.skipString() }
+        if has(Bit.acceptedAt) { try skipDate() }
+        _ = try readClassification(&r)
+        if has(Bit.tierId) { try r.skipString() }
+        if has(Bit.reactionDue) { try skipDate() }
+        if has(Bit.resolutionDue) { try skipDate() }
+        if has(Bit.escalationDue) { try skipDate() }
+        if has(Bit.mergedInto) { _ = try r.uint() }
+        try skipInts(); try skipInts(); try skipInts()  // merged, splitOff, splitComments
+        if has(Bit.origin) { _ = try r.uint(); _ = try r.uint() }
+        if has(Bit.firstResponseAt) { try skipDate() }
+        if has(Bit.resolvedAt) { try skipDate() }
+        if has(Bit.closedAt) { try skipDate() }
+        for _ in 0..<(try r.count()) {  // evaluations
+            try r.skipString()
+            _ = try r.uint(); _ = try r.byte(); _ = try r.uint(); _ = try r.uint(); _ = try r.uint()
+        }
+        for _ in 0..<(try r.count()) { try r.skipString(); _ = try r.uint() }  // logged minutes
+        try skipInts()  // ratings
+        for _ in 0..<(try r.count()) { try r.skipString(); _ = try r.byte() }  // deliveries
+        if has(Bit.lastMessageId) { try r.skipString() }
+        var lists: [UInt32] = []
+        for _ in 0..<(try r.count()) {
+            _ = try r.uint()  // number
+            _ = try r.byte(); try r.skipString()  // author
+            try r.skipString()  // text
+            _ = try r.byte()  // internal
+            let id = UInt32(try r.uint())
+            if !lists.contains(id) { lists.append(id) }
+            for _ in 0..<(try r.count()) { try r.skipString(); try r.skipString(); try r.skipString(); _ = try r.uint() }
+            try skipDate()
+        }
+        return (participants == coExecutors ? [participants] : [participants, coExecutors], lists)
     }
 
     /// The ticket `frozen` holds, with its comments unless `thread` is false: then `comments` holds

@@ -128,8 +128,16 @@ struct FrozenTicketTests {
             t.lastMessageId = maybe("<m@x>")
             frozen.append((t, roundTrip(t, &pools, &scratch)))
         }
-        // Decoded again after all the others were frozen (the pools only grew).
-        for (t, f) in frozen { #expect(TicketState(frozen: f, pools: pools) == t) }
+        // Decoded again after all the others were frozen (the pools only grew), and as rows made
+        // from the frozen bytes with the lists they refer to.
+        let snapshot = pools.snapshot
+        for (t, f) in frozen {
+            #expect(TicketState(frozen: f, pools: pools) == t)
+            var w = PositionalWriter()
+            DeskView.TicketRow.write(f, lists: snapshot, activity: nil, into: &w)
+            let row = try? w.bytes.withUnsafeBytes { try DeskView.TicketRow($0) }
+            #expect(row?.ticket == t && row?.activity == nil)
+        }
         // At most 2⁴ staff sets and 2⁴ notify lists exist here, whatever the number of tickets.
         #expect(pools.counts.staffSets <= 16 && pools.counts.notifyLists <= 16)
         let lists = frozen.flatMap { TicketState(frozen: $0.1, pools: pools).comments.map(\.notify) }.filter { !$0.isEmpty }
@@ -143,7 +151,7 @@ struct FrozenTicketTests {
         for activity in [nil, Activity(sequence: 77, at: Date(timeIntervalSinceReferenceDate: 5.25), type: "TicketReassigned", actor: nil),
                          Activity(sequence: 1 << 50, at: Date(timeIntervalSinceReferenceDate: -3), type: "CommentAdded", actor: "contact:a-long-contact-id")] {
             var w = PositionalWriter()
-            DeskView.TicketRow(ticket: t, activity: activity).write(into: &w)
+            DeskView.TicketRow.write(t, activity: activity, into: &w)
             let back = try w.bytes.withUnsafeBytes { try DeskView.TicketRow($0) }
             #expect(back.ticket == t && back.activity == activity)
             // Less than half the keyed row.
@@ -155,7 +163,7 @@ struct FrozenTicketTests {
     @Test("a damaged row throws, never crashes: every truncation, and random byte changes")
     func damagedRows() throws {
         var w = PositionalWriter()
-        DeskView.TicketRow(ticket: Self.full(), activity: Activity(sequence: 9, at: Date(), type: "X", actor: "staff:s1")).write(into: &w)
+        DeskView.TicketRow.write(Self.full(), activity: Activity(sequence: 9, at: Date(), type: "X", actor: "staff:s1"), into: &w)
         let good = w.bytes
         for n in 0..<good.count {
             #expect(throws: (any Error).self, "cut at \(n)") { try Array(good.prefix(n)).withUnsafeBytes { _ = try DeskView.TicketRow($0) } }
