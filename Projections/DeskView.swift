@@ -198,7 +198,10 @@ public final class DeskView: Projection, @unchecked Sendable {
 
     public func apply(_ batch: ArraySlice<(event: DeskEvent, record: RecordedEvent)>) {
         lock.withLock {
-            for (event, record) in batch { fold(event, record) }
+            // Borrowed in place, not copied out element by element.
+            batch.withUnsafeBufferPointer { b in
+                for i in b.indices { fold(b[i].event, b[i].record) }
+            }
             changes &+= 1
         }
     }
