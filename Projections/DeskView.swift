@@ -36,7 +36,9 @@ public struct TimeEntry: Sendable, Hashable, Codable {
 /// (see `DeskQueries`).
 ///
 /// Persisted as rows in `proj.desk` (a ticket, contact or organisation per row, the account, and one
-/// row per payroll entry) in CompactCoding, written with the checkpoint.
+/// row per payroll entry), written with the checkpoint: tickets in the positional format of frozen
+/// tickets (`TicketRow`), the rest in CompactCoding. In memory most tickets are frozen (`TicketTable`).
+/// `releaseParts` (benchmarks) says what each part holds.
 public final class DeskView: Projection, @unchecked Sendable {
     public let name = "desk"
     // 4: contact rows keep every organisation the contact belonged to; 5: ticket rows positional;
