@@ -343,6 +343,18 @@ public final class DeskView: Projection, @unchecked Sendable {
 
         static let rank: [TicketStatus: UInt8] = Dictionary(uniqueKeysWithValues:
             TicketStatus.allCases.sorted { $0.rawValue < $1.rawValue }.enumerated().map { ($0.element, UInt8($0.offset)) })
+        /// `rank[s]` without hashing (the fold asks at every event); a test checks it against `rank`.
+        static func rank(of s: TicketStatus) -> UInt8 {
+            switch s {
+            case .accepted: 0
+            case .closed: 1
+            case .new: 2
+            case .postponed: 3
+            case .reopened: 4
+            case .resolved: 5
+            case .waitingForClient: 6
+            }
+        }
     }
 
     func noteOpened(_ n: TicketNumber) {
@@ -358,7 +370,7 @@ public final class DeskView: Projection, @unchecked Sendable {
             return
         }
         openFacts[n] = OpenFacts(premium: t.premium, unaccepted: t.responsible == nil, status: t.status, overdueAfter: Self.overdueAfter(t),
-                                 statusRank: OpenFacts.rank[t.status] ?? 0, activity: activity.sequence(n) ?? 0)
+                                 statusRank: OpenFacts.rank(of: t.status), activity: activity.sequence(n) ?? 0)
     }
 
     func compactFeed() {

@@ -83,8 +83,10 @@ struct TicketTable {
             }
             if chunks.count <= c { chunks += Array(repeating: nil, count: c + 1 - chunks.count) }
             if chunks[c] == nil { chunks[c] = Array(repeating: .empty, count: Self.width) }
+            // A slot that is not empty holds a ticket (live or frozen): no need to look at the value.
+            let had: Bool
+            if case .empty = chunks[c]![i] { had = false } else { had = true }
             let l = thawSlot(c, i)
-            let had = live[Int(l)] != nil
             defer {
                 if live[Int(l)] == nil {
                     freeLive.append(l)

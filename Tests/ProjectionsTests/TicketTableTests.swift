@@ -58,6 +58,11 @@ struct TicketTableTests {
         #expect(table.isEmpty == reference.isEmpty)
     }
 
+    @Test("the queues' status rank without hashing is the rank by raw value")
+    func statusRank() {
+        #expect(TicketStatus.allCases.allSatisfy { DeskView.OpenFacts.rank(of: $0) == DeskView.OpenFacts.rank[$0] })
+    }
+
     @Test("TicketSet behaves as a Set of numbers, and lists its bitmap part in ascending order")
     func ticketSet() {
         var rng = SystemRandomNumberGenerator()
