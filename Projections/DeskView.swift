@@ -398,7 +398,7 @@ public final class DeskView: Projection, @unchecked Sendable {
             writeActivity(activity, into: &w)
         }
 
-        /// The row of a ticket (tests, and tickets outside the table's chunks).
+        /// The row of a ticket not in a table (tests).
         static func write(_ ticket: TicketState, activity: Activity?, into w: inout PositionalWriter) {
             var pools = FrozenPools(), scratch: [UInt8] = []
             let frozen = ticket.frozen(pools: &pools, scratch: &scratch)
@@ -469,8 +469,6 @@ public final class DeskView: Projection, @unchecked Sendable {
         /// Changed tickets in the frozen format, with the pools' lists they refer to.
         var tickets: [(TicketNumber, FrozenTicket, Activity?)] = []
         var lists: FrozenPools.Snapshot?
-        /// Tickets outside the table's chunks (numbers < 1 or > 2²⁸: never handed out by the desk).
-        var otherTickets: [(TicketNumber, TicketRow)] = []
         var contacts: [(ContactId, ContactRow)] = []
         var organisations: [OrganisationState] = []
         var account: AccountRow?
@@ -481,15 +479,11 @@ public final class DeskView: Projection, @unchecked Sendable {
 
         func write(into w: any LogWriter) throws {
             var bytes = PositionalWriter()
-            for (n, row) in otherTickets {
-                bytes.bytes.removeAll(keepingCapacity: true)
-                TicketRow.write(row.ticket, activity: row.activity, into: &bytes)
-                try w.put(DeskView.key(.ticket, DeskView.be(UInt64(bitPattern: Int64(n)))), bytes.bytes, in: DeskView.db)
-            }
             for (i, (n, frozen, activity)) in tickets.enumerated() {
                 bytes.bytes.removeAll(keepingCapacity: true)
                 TicketRow.write(frozen, lists: lists!, activity: activity, into: &bytes)
-                try w.put(DeskView.key(.ticket, DeskView.be(UInt64(n))), bytes.bytes, in: DeskView.db)
+                // (A number below 1 — never handed out, but an event could carry one — keys by its bits.)
+                try w.put(DeskView.key(.ticket, DeskView.be(UInt64(bitPattern: Int64(n)))), bytes.bytes, in: DeskView.db)
                 // Each row replaced reads the old one's pages through the map: a rebuild's batch
                 // rewrites tens of thousands, which need not stay resident.
                 if i % 1024 == 1023 { w.releaseReadPages() }
@@ -517,11 +511,7 @@ public final class DeskView: Projection, @unchecked Sendable {
         var rows = Rows()
         rows.tickets.reserveCapacity(dirtyTickets.count)
         for n in dirtyTickets {
-            if let f = tickets.frozenForm(n) {
-                rows.tickets.append((n, f, activity[n]))
-            } else if let t = tickets[n] {
-                rows.otherTickets.append((n, TicketRow(ticket: t, activity: activity[n])))
-            }
+            if let f = tickets.frozenForm(n) { rows.tickets.append((n, f, activity[n])) }
         }
         if !rows.tickets.isEmpty { rows.lists = tickets.pools.snapshot }
         rows.contacts = dirtyContacts.compactMap { id in
@@ -566,7 +556,7 @@ public final class DeskView: Projection, @unchecked Sendable {
     func forgetDirty() {
         flushes &+= 1
         for n in dirtyTickets {
-            tickets.freeze(n)  // done already by `dirtyRows` for those in the table's chunks
+            tickets.freeze(n)  // done already by `dirtyRows` (which `didFlush` follows)
             if tickets.isLive(n) { keptLive[n] = flushes } else { keptLive[n] = nil }
         }
         if keptLive.count > liveBudget {
