@@ -33,7 +33,8 @@ public final class Outbox: Projection, @unchecked Sendable {
         public var attempts: Int
         public var nextAttemptAt: Date
         public var lastError: String?
-        public var key: String { "\(ticket)/\(comment)/\(contact)" }
+        public var key: String { id.text }
+        var id: Key { Key(ticket: ticket, comment: comment, contact: contact) }
         /// Still to be tried: pending, or failed and waiting for its backoff.
         var isWaiting: Bool { status == .pending || status == .failed }
     }
@@ -68,7 +69,8 @@ public final class Outbox: Projection, @unchecked Sendable {
         var ticket: TicketNumber
         var comment: CommentNumber
         var contact: ContactId
-        var key: String { "\(ticket)/\(comment)/\(contact)" }
+        var id: Key { Key(ticket: ticket, comment: comment, contact: contact) }
+        var key: String { id.text }
         static func < (a: Due, b: Due) -> Bool { (a.at, a.ticket, a.comment, a.contact) < (b.at, b.ticket, b.comment, b.contact) }
     }
     var dirty = Set<Key>()
@@ -104,7 +106,7 @@ public final class Outbox: Projection, @unchecked Sendable {
                 let e = Entry(ticket: c.ticket, comment: c.comment, contact: id, createdAt: at, status: .pending,
                               attempts: 0, nextAttemptAt: at, lastError: nil)
                 put(e)
-                dirty.insert(Key(ticket: e.ticket, comment: e.comment, contact: id))
+                dirty.insert(e.id)
             }
         case .deliveryRecorded(let d):
             guard case .contact(let id) = d.recipient else { return }
@@ -135,14 +137,19 @@ public final class Outbox: Projection, @unchecked Sendable {
         }
     }
 
+    /// Where the entry for `key` is in its ticket's list (called with the lock held).
+    func index(of key: Key) -> Int? {
+        entries[key.ticket]?.firstIndex { $0.comment == key.comment && $0.contact == key.contact }
+    }
+
     /// The entry for `key` (called with the lock held).
     func entry(_ key: Key) -> Entry? {
-        entries[key.ticket]?.first { $0.comment == key.comment && $0.contact == key.contact }
+        index(of: key).map { entries[key.ticket]![$0] }
     }
 
     /// Stores an entry and, when it waits, schedules it (called with the lock held).
     func put(_ e: Entry) {
-        if let i = entries[e.ticket]?.firstIndex(where: { $0.comment == e.comment && $0.contact == e.contact }) {
+        if let i = index(of: e.id) {
             entries[e.ticket]![i] = e
         } else {
             if entries[e.ticket] == nil { entries[e.ticket] = [e] } else { entries[e.ticket]!.append(e) }
@@ -152,7 +159,7 @@ public final class Outbox: Projection, @unchecked Sendable {
     }
 
     func remove(_ key: Key) {
-        guard let i = entries[key.ticket]?.firstIndex(where: { $0.comment == key.comment && $0.contact == key.contact }) else { return }
+        guard let i = index(of: key) else { return }
         entries[key.ticket]!.remove(at: i)
         if entries[key.ticket]!.isEmpty { entries[key.ticket] = nil }
         entryCount -= 1
@@ -164,6 +171,14 @@ public final class Outbox: Projection, @unchecked Sendable {
         out.reserveCapacity(entryCount)
         entries.forEach { _, list in out += list }
         return out
+    }
+
+    /// `body` on the schedule, held uniquely while it changes (called with the lock held).
+    func withSchedule<R>(_ body: (inout Heap<Due>) -> R) -> R {
+        var s = scheduled()
+        schedule = nil
+        defer { schedule = s }
+        return body(&s)
     }
 
     /// The schedule, built from the waiting entries when it is not there yet (called with the lock held).
@@ -222,18 +237,17 @@ public final class Outbox: Projection, @unchecked Sendable {
     /// Takes them off the top of the schedule (dropping stale elements on the way) and puts them back.
     public func due(at now: Date, limit: Int = 100) -> [Entry] {
         lock.withLock {
-            var found: [Entry] = [], taken: [Due] = []
-            var schedule = scheduled()
-            self.schedule = nil  // not shared while it changes
-            while found.count < limit, let top = schedule.min, top.at <= now {
-                schedule.removeMin()
-                guard let e = current(top), !found.contains(where: { $0.key == e.key }) else { continue }
-                found.append(e)
-                taken.append(top)
+            withSchedule { schedule in
+                var found: [Entry] = [], taken: [Due] = []
+                while found.count < limit, let top = schedule.min, top.at <= now {
+                    schedule.removeMin()
+                    guard let e = current(top), !found.contains(where: { $0.key == e.key }) else { continue }
+                    found.append(e)
+                    taken.append(top)
+                }
+                schedule.insert(contentsOf: taken)
+                return found
             }
-            schedule.insert(contentsOf: taken)
-            self.schedule = schedule
-            return found
         }
     }
 
@@ -242,7 +256,7 @@ public final class Outbox: Projection, @unchecked Sendable {
 
     /// The entry a schedule element stands for, if it still waits for that time.
     func current(_ d: Due) -> Entry? {
-        guard let e = entry(Key(ticket: d.ticket, comment: d.comment, contact: d.contact)), e.isWaiting, e.nextAttemptAt == d.at else { return nil }
+        guard let e = entry(d.id), e.isWaiting, e.nextAttemptAt == d.at else { return nil }
         return e
     }
 
@@ -259,14 +273,13 @@ public final class Outbox: Projection, @unchecked Sendable {
     /// The earliest time anything becomes due (nil when nothing waits).
     public var nextDue: Date? {
         lock.withLock {
-            var schedule = scheduled()
-            self.schedule = nil
-            defer { self.schedule = schedule }
-            while let top = schedule.min {
-                if current(top) != nil { return top.at }
-                schedule.removeMin()
+            withSchedule { schedule in
+                while let top = schedule.min {
+                    if current(top) != nil { return top.at }
+                    schedule.removeMin()
+                }
+                return nil
             }
-            return nil
         }
     }
 }
