@@ -341,9 +341,8 @@ public final class DeskView: Projection, @unchecked Sendable {
 
         func overdue(_ now: Date) -> Bool { overdueAfter.map { now > $0 } ?? false }
 
-        static let rank: [TicketStatus: UInt8] = Dictionary(uniqueKeysWithValues:
-            TicketStatus.allCases.sorted { $0.rawValue < $1.rawValue }.enumerated().map { ($0.element, UInt8($0.offset)) })
-        /// `rank[s]` without hashing (the fold asks at every event); a test checks it against `rank`.
+        /// The status's position in alphabetical order of the raw values, without hashing (the
+        /// fold asks at every event); a test checks it against that order.
         static func rank(of s: TicketStatus) -> UInt8 {
             switch s {
             case .accepted: 0
@@ -556,7 +555,7 @@ public final class DeskView: Projection, @unchecked Sendable {
     func forgetDirty() {
         flushes &+= 1
         for n in dirtyTickets {
-            tickets.freeze(n)  // done already by `dirtyRows` (which `didFlush` follows)
+            // Those no longer open were frozen by `dirtyRows`, which every flush runs first.
             if tickets.isLive(n) { keptLive[n] = flushes } else { keptLive[n] = nil }
         }
         if keptLive.count > liveBudget {

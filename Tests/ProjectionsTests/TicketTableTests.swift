@@ -60,7 +60,8 @@ struct TicketTableTests {
 
     @Test("the queues' status rank without hashing is the rank by raw value")
     func statusRank() {
-        #expect(TicketStatus.allCases.allSatisfy { DeskView.OpenFacts.rank(of: $0) == DeskView.OpenFacts.rank[$0] })
+        let byRawValue = TicketStatus.allCases.sorted { $0.rawValue < $1.rawValue }
+        #expect(byRawValue.enumerated().allSatisfy { DeskView.OpenFacts.rank(of: $0.element) == UInt8($0.offset) })
     }
 
     @Test("TicketSet behaves as a Set of numbers, and lists its bitmap part in ascending order")
