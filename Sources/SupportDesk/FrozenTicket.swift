@@ -224,18 +224,14 @@ public struct CorruptPositional: Error, CustomStringConvertible {
     public var description: String { "malformed positional bytes at offset \(at)" }
 }
 
-/// How notify lists and staff sets are written: as indexes into `FrozenPools` (frozen tickets) or
-/// in full (rows, which must stand alone).
-protocol ListCoding {
-    mutating func write(_ list: [Party], into w: inout PositionalWriter)
-    mutating func write(_ set: Set<StaffId>, into w: inout PositionalWriter)
+/// Where a frozen ticket's notify list and staff set indexes are looked up: the view's pools, or
+/// the table a row carries with it.
+protocol ListSource {
     func readList(_ r: inout PositionalReader) throws -> [Party]
     func readSet(_ r: inout PositionalReader) throws -> Set<StaffId>
 }
 
-extension FrozenPools: ListCoding {
-    mutating func write(_ list: [Party], into w: inout PositionalWriter) { w.uint(UInt64(id(of: list))) }
-    mutating func write(_ set: Set<StaffId>, into w: inout PositionalWriter) { w.uint(UInt64(id(of: set))) }
+extension FrozenPools: ListSource {
     func readList(_ r: inout PositionalReader) throws -> [Party] {
         let i = try r.uint()
         guard i < UInt64(notifyListCount) else { throw CorruptPositional(at: r.at) }
@@ -249,11 +245,9 @@ extension FrozenPools: ListCoding {
 }
 
 /// The lists and sets of one row, by the index its frozen bytes use (reading only).
-struct RowLists: ListCoding {
+struct RowLists: ListSource {
     var sets: [UInt64: Set<StaffId>] = [:]
     var lists: [UInt64: [Party]] = [:]
-    mutating func write(_ list: [Party], into w: inout PositionalWriter) { fatalError("RowLists only reads") }
-    mutating func write(_ set: Set<StaffId>, into w: inout PositionalWriter) { fatalError("RowLists only reads") }
     func readList(_ r: inout PositionalReader) throws -> [Party] {
         let at = r.at
         guard let l = lists[try r.uint()] else { throw CorruptPositional(at: at) }
@@ -266,27 +260,32 @@ struct RowLists: ListCoding {
     }
 }
 
-/// Lists and sets written out in full (sets sorted, so that equal rows are equal bytes).
-struct InlineLists: ListCoding {
-    mutating func write(_ list: [Party], into w: inout PositionalWriter) {
-        w.uint(UInt64(list.count))
-        for p in list { w.party(p) }
+// Lists and sets written out in full, for a row's table (sets sorted, so that equal rows are equal bytes).
+extension PositionalWriter {
+    mutating func list(_ list: [Party]) {
+        uint(UInt64(list.count))
+        for p in list { party(p) }
     }
-    mutating func write(_ set: Set<StaffId>, into w: inout PositionalWriter) {
-        w.uint(UInt64(set.count))
-        for s in set.sorted() { w.string(s) }
+
+    mutating func set(_ set: Set<StaffId>) {
+        uint(UInt64(set.count))
+        for s in set.sorted() { string(s) }
     }
-    func readList(_ r: inout PositionalReader) throws -> [Party] {
-        let n = try r.count()
+}
+
+extension PositionalReader {
+    mutating func list() throws -> [Party] {
+        let n = try count()
         var out: [Party] = []
         out.reserveCapacity(n)
-        for _ in 0..<n { out.append(try r.party()) }
+        for _ in 0..<n { out.append(try party()) }
         return out
     }
-    func readSet(_ r: inout PositionalReader) throws -> Set<StaffId> {
-        let n = try r.count()
+
+    mutating func set() throws -> Set<StaffId> {
+        let n = try count()
         var out = Set<StaffId>(minimumCapacity: n)
-        for _ in 0..<n { out.insert(try r.string()) }
+        for _ in 0..<n { out.insert(try string()) }
         return out
     }
 }
@@ -308,14 +307,13 @@ extension TicketState {
         scratch.removeAll(keepingCapacity: true)
         var w = PositionalWriter(bytes: scratch)
         scratch = []
-        write(into: &w, lists: &pools)
+        write(into: &w, pools: &pools)
         let frozen = FrozenTicket(bytes: ContiguousArray(unsafeUninitializedCapacity: w.bytes.count) { buffer, count in
             count = buffer.initialize(fromContentsOf: w.bytes)
         })
         scratch = w.bytes
         return frozen
     }
-
 
     /// Appends a stand-alone row made from a frozen ticket: its bytes as they are, then the staff
     /// sets and notify lists they refer to, written out (`snapshot` is the pools' when it was
@@ -328,16 +326,15 @@ extension TicketState {
         }
         w.uint(UInt64(frozen.bytes.count))
         w.bytes.append(contentsOf: frozen.bytes)
-        var inline = InlineLists()
         w.uint(UInt64(sets.count))
         for id in sets {
             w.uint(UInt64(id))
-            inline.write(snapshot.staffSets[Int(id)], into: &w)
+            w.set(snapshot.staffSets[Int(id)])
         }
         w.uint(UInt64(lists.count))
         for id in lists {
             w.uint(UInt64(id))
-            inline.write(snapshot.notifyLists[Int(id)], into: &w)
+            w.list(snapshot.notifyLists[Int(id)])
         }
     }
 
@@ -347,14 +344,13 @@ extension TicketState {
         let frozenAt = r.at
         r.at += length
         var table = RowLists()
-        let inline = InlineLists()
         for _ in 0..<(try r.count()) {
             let id = try r.uint()
-            table.sets[id] = try inline.readSet(&r)
+            table.sets[id] = try r.set()
         }
         for _ in 0..<(try r.count()) {
             let id = try r.uint()
-            table.lists[id] = try inline.readList(&r)
+            table.lists[id] = try r.list()
         }
         let end = r.at
         r.at = frozenAt
@@ -365,21 +361,31 @@ extension TicketState {
         r.at = end
     }
 
-    /// The staff set and notify list indexes a frozen ticket refers to, each once, without decoding it.
-    static func referencedIds(_ r: inout PositionalReader) throws -> (sets: [UInt32], lists: [UInt32]) {
+    /// Walks a frozen ticket's header up to its classification without decoding it: the flag word,
+    /// the level and the participant and co-executor set indexes (`referencedIds`, `payrollFacts`).
+    private static func skipToClassification(_ r: inout PositionalReader) throws
+        -> (flags: UInt64, level: SupportLevel, participants: UInt32, coExecutors: UInt32) {
         let flags = try r.uint()
         func has(_ bit: UInt64) -> Bool { flags & bit != 0 }
-        func skipDate() throws { try r.need(8); r.at += 8 }
-        func skipInts() throws { for _ in 0..<(try r.count()) { _ = try r.uint() } }
         _ = try r.uint(); _ = try r.uint()  // number, version
-        try r.need(3); r.at += 3  // status, channel, level
+        try r.need(2); r.at += 2  // status, channel
+        let level = try r.enumeration(SupportLevel.self)
         try r.skipString(); try r.skipString()  // subject, contact
         if has(Bit.organisation) { try r.skipString() }
         try r.skipString()  // language
-        try skipDate()  // openedAt
+        try r.need(8); r.at += 8  // openedAt
         let participants = UInt32(try r.uint()), coExecutors = UInt32(try r.uint())
         if has(Bit.responsible) { try r.skipString() }
-        if has(Bit.acceptedAt) { try skipDate() }
+        if has(Bit.acceptedAt) { try r.need(8); r.at += 8 }
+        return (flags, level, participants, coExecutors)
+    }
+
+    /// The staff set and notify list indexes a frozen ticket refers to, each once, without decoding it.
+    static func referencedIds(_ r: inout PositionalReader) throws -> (sets: [UInt32], lists: [UInt32]) {
+        let (flags, _, participants, coExecutors) = try skipToClassification(&r)
+        func has(_ bit: UInt64) -> Bool { flags & bit != 0 }
+        func skipDate() throws { try r.need(8); r.at += 8 }
+        func skipInts() throws { for _ in 0..<(try r.count()) { _ = try r.uint() } }
         _ = try readClassification(&r)
         if has(Bit.tierId) { try r.skipString() }
         if has(Bit.reactionDue) { try skipDate() }
@@ -424,7 +430,7 @@ extension TicketState {
         }
     }
 
-    private func write<L: ListCoding>(into w: inout PositionalWriter, lists: inout L) {
+    private func write(into w: inout PositionalWriter, pools: inout FrozenPools) {
         var flags: UInt64 = 0
         func flag(_ present: Bool, _ bit: UInt64) { if present { flags |= bit } }
         flag(organisation != nil, Bit.organisation); flag(responsible != nil, Bit.responsible)
@@ -447,8 +453,8 @@ extension TicketState {
         if let organisation { w.string(organisation) }
         w.string(language)
         w.date(openedAt)
-        lists.write(participants, into: &w)
-        lists.write(coExecutors, into: &w)
+        w.uint(UInt64(pools.id(of: participants)))
+        w.uint(UInt64(pools.id(of: coExecutors)))
         if let responsible { w.string(responsible) }
         if let acceptedAt { w.date(acceptedAt) }
         Self.write(classification, into: &w)
@@ -488,7 +494,7 @@ extension TicketState {
             w.party(c.author)
             w.string(c.text)
             w.byte(c.isInternal ? 1 : 0)
-            lists.write(c.notify, into: &w)
+            w.uint(UInt64(pools.id(of: c.notify)))
             w.uint(UInt64(c.attachments.count))
             for a in c.attachments {
                 w.string(a.sha256)
@@ -503,7 +509,7 @@ extension TicketState {
         withUnsafeBytes(of: lastPublic.littleEndian) { w.bytes.append(contentsOf: $0) }
     }
 
-    private static func read<L: ListCoding>(_ r: inout PositionalReader, lists: L, thread: Bool) throws -> TicketState {
+    private static func read<L: ListSource>(_ r: inout PositionalReader, lists: L, thread: Bool) throws -> TicketState {
         let start = r.at
         let flags = try r.uint()
         func has(_ bit: UInt64) -> Bool { flags & bit != 0 }
@@ -606,21 +612,7 @@ extension TicketState {
     }
 
     private static func payrollFacts(_ r: inout PositionalReader) throws -> (level: SupportLevel, premium: Bool, complexity: Int?) {
-        let flags = try r.uint()
-        func has(_ bit: UInt64) -> Bool { flags & bit != 0 }
-        _ = try r.uint()  // number
-        _ = try r.uint()  // version
-        r.at += 2  // status, channel
-        let level = try r.enumeration(SupportLevel.self)
-        try r.skipString()  // subject
-        try r.skipString()  // contact
-        if has(Bit.organisation) { try r.skipString() }
-        try r.skipString()  // language
-        r.at += 8  // openedAt
-        _ = try r.uint()  // participants (pooled)
-        _ = try r.uint()  // co-executors (pooled)
-        if has(Bit.responsible) { try r.skipString() }
-        if has(Bit.acceptedAt) { r.at += 8 }
+        let (flags, level, _, _) = try skipToClassification(&r)
         let present = try r.byte()
         _ = try r.byte()
         var complexity: Int?
@@ -631,7 +623,7 @@ extension TicketState {
             if present & 8 != 0 { try r.skipString() }
             complexity = try r.int()
         }
-        return (level, has(Bit.premium), complexity)
+        return (level, flags & Bit.premium != 0, complexity)
     }
 
     private static func write(_ c: Classification, into w: inout PositionalWriter) {
