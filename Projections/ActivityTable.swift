@@ -19,24 +19,15 @@ struct ActivityTable: Equatable {
     }
 
     private var slots = DenseTable<Compact>()
-    private var strings: [String] = []
-    private var index: [String: UInt32] = [:]
+    private var strings = InternTable<String>()
 
     init() {}
 
     var count: Int { slots.count }
 
-    private mutating func id(_ s: String) -> UInt32 {
-        if let i = index[s] { return i }
-        let i = UInt32(strings.count)
-        strings.append(s)
-        index[s] = i
-        return i
-    }
-
     private func activity(_ c: Compact) -> Activity {
-        Activity(sequence: c.sequence, at: Date(timeIntervalSinceReferenceDate: c.at), type: strings[Int(c.type)],
-                 actor: c.actor == 0 ? nil : strings[Int(c.actor - 1)])
+        Activity(sequence: c.sequence, at: Date(timeIntervalSinceReferenceDate: c.at), type: strings[c.type],
+                 actor: c.actor == 0 ? nil : strings[c.actor - 1])
     }
 
     subscript(n: TicketNumber) -> Activity? {
@@ -46,8 +37,8 @@ struct ActivityTable: Equatable {
                 slots[n] = nil
                 return
             }
-            slots[n] = Compact(sequence: a.sequence, at: a.at.timeIntervalSinceReferenceDate, type: id(a.type),
-                               actor: a.actor.map { id($0) + 1 } ?? 0)
+            slots[n] = Compact(sequence: a.sequence, at: a.at.timeIntervalSinceReferenceDate, type: strings.id(of: a.type),
+                               actor: a.actor.map { strings.id(of: $0) + 1 } ?? 0)
         }
     }
 

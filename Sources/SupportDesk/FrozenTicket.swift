@@ -18,47 +18,49 @@ import Foundation
 // last comment to the client (what the lists' answered / unanswered marker reads), for the staff
 // feed, the queues and the reports. That comment's offset is the last 4 bytes.
 
-/// One shared copy of each distinct notify list and staff set, by index (append-only).
+/// One copy of each distinct value, by index (append-only): a value stored once is handed back
+/// with shared storage wherever it is read.
+public struct InternTable<Value: Hashable & Sendable>: Sendable {
+    public private(set) var values: [Value] = []
+    private var index: [Value: UInt32] = [:]
+
+    public init() {}
+
+    public var count: Int { values.count }
+
+    /// The index of `value`, adding it if it is new.
+    public mutating func id(of value: Value) -> UInt32 {
+        if let i = index[value] { return i }
+        let i = UInt32(values.count)
+        values.append(value)
+        index[value] = i
+        return i
+    }
+
+    public subscript(i: UInt32) -> Value { values[Int(i)] }
+}
+
+/// One shared copy of each distinct notify list and staff set, by index.
 public struct FrozenPools: Sendable {
-    private var notifyLists: [[Party]] = []
-    private var notifyIndex: [[Party]: UInt32] = [:]
-    private var staffSets: [Set<StaffId>] = []
-    private var staffSetIndex: [Set<StaffId>: UInt32] = [:]
+    private var notifyLists = InternTable<[Party]>()
+    private var staffSets = InternTable<Set<StaffId>>()
 
     public init() {}
 
     /// How many distinct notify lists and staff sets are held.
     public var counts: (notifyLists: Int, staffSets: Int) { (notifyLists.count, staffSets.count) }
 
-    mutating func id(of list: [Party]) -> UInt32 {
-        if let i = notifyIndex[list] { return i }
-        let i = UInt32(notifyLists.count)
-        notifyLists.append(list)
-        notifyIndex[list] = i
-        return i
-    }
-
-    mutating func id(of set: Set<StaffId>) -> UInt32 {
-        if let i = staffSetIndex[set] { return i }
-        let i = UInt32(staffSets.count)
-        staffSets.append(set)
-        staffSetIndex[set] = i
-        return i
-    }
-
-    func notifyList(_ i: UInt32) -> [Party] { notifyLists[Int(i)] }
-    func staffSet(_ i: UInt32) -> Set<StaffId> { staffSets[Int(i)] }
+    mutating func id(of list: [Party]) -> UInt32 { notifyLists.id(of: list) }
+    mutating func id(of set: Set<StaffId>) -> UInt32 { staffSets.id(of: set) }
 
     /// The lists and sets as they are now, to write frozen tickets as rows on another thread
     /// (copies of two arrays of references; the pools' next append copies them again).
-    public var snapshot: Snapshot { Snapshot(notifyLists: notifyLists, staffSets: staffSets) }
+    public var snapshot: Snapshot { Snapshot(notifyLists: notifyLists.values, staffSets: staffSets.values) }
 
     public struct Snapshot: Sendable {
         let notifyLists: [[Party]]
         let staffSets: [Set<StaffId>]
     }
-    var notifyListCount: Int { notifyLists.count }
-    var staffSetCount: Int { staffSets.count }
 }
 
 /// A frozen ticket (see the file comment): its bytes, exactly as long as they need to be.
@@ -234,13 +236,13 @@ protocol ListSource {
 extension FrozenPools: ListSource {
     func readList(_ r: inout PositionalReader) throws -> [Party] {
         let i = try r.uint()
-        guard i < UInt64(notifyListCount) else { throw CorruptPositional(at: r.at) }
-        return notifyList(UInt32(i))
+        guard i < UInt64(notifyLists.count) else { throw CorruptPositional(at: r.at) }
+        return notifyLists[UInt32(i)]
     }
     func readSet(_ r: inout PositionalReader) throws -> Set<StaffId> {
         let i = try r.uint()
-        guard i < UInt64(staffSetCount) else { throw CorruptPositional(at: r.at) }
-        return staffSet(UInt32(i))
+        guard i < UInt64(staffSets.count) else { throw CorruptPositional(at: r.at) }
+        return staffSets[UInt32(i)]
     }
 }
 
