@@ -60,13 +60,12 @@ struct RebuildBench: AsyncParsableCommand {
                                            "frozen_tickets": String(held.frozen), "live_tickets": String(held.live),
                                            "frozen_bytes_per_ticket": String(held.frozenBytes / max(held.frozen, 1))])
         if parts, let allocated = allocatedBytes() {
-            let mb = { (b: Int) in String(format: "%8.1f MB", Double(b) / 1_048_576) }
-            print("in use after the rebuild: \(mb(allocated()))")
-            for (part, bytes) in desk.releaseParts(measuring: allocated) { print("  \(mb(bytes))  \(part)") }
+            print("in use after the rebuild: \(megabytes(allocated()))")
+            _ = printParts(of: desk, measuring: allocated)
             let before = allocated(), waiting = outbox.all.count
             outbox.reset()
-            print("  \(mb(before - allocated()))  outbox (\(waiting) entries)")
-            print("in use without the desk view and the outbox: \(mb(allocated()))")
+            print("  \(megabytes(before - allocated()))  outbox (\(waiting) entries)")
+            print("in use without the desk view and the outbox: \(megabytes(allocated()))")
         }
     }
 }
@@ -86,16 +85,22 @@ struct MemoryBench: AsyncParsableCommand {
         let view = DeskView()
         try await ProjectionRunner(store: store, projections: [view]).prepare()
         let loaded = allocated() - base
-        let mb = { (b: Int) in String(format: "%8.1f MB", Double(b) / 1_048_576) }
         let held = view.ticketFigures
-        print("desk view loaded from its rows: \(mb(loaded)), \(held.tickets) tickets, \(loaded / max(held.tickets, 1)) bytes per ticket")
-        var rest = loaded
-        for (part, bytes) in view.releaseParts(measuring: allocated) {
-            print("  \(mb(bytes))  \(part)")
-            rest -= bytes
-        }
-        print("  \(mb(rest))  the rest")
+        print("desk view loaded from its rows: \(megabytes(loaded)), \(held.tickets) tickets, \(loaded / max(held.tickets, 1)) bytes per ticket")
+        print("  \(megabytes(loaded - printParts(of: view, measuring: allocated)))  the rest")
     }
+}
+
+func megabytes(_ bytes: Int) -> String { String(format: "%8.1f MB", Double(bytes) / 1_048_576) }
+
+/// Drops the view's parts one by one, printing what each held; returns their sum.
+func printParts(of view: DeskView, measuring allocated: () -> Int) -> Int {
+    var total = 0
+    for (part, bytes) in view.releaseParts(measuring: allocated) {
+        print("  \(megabytes(bytes))  \(part)")
+        total += bytes
+    }
+    return total
 }
 
 /// The allocator's bytes in use, when it tells (tcmalloc does; the executables link it).
