@@ -210,13 +210,16 @@ public struct PositionalReader {
         }
     }
 
-    mutating func ints() throws -> [Int] {
+    /// A count, then that many elements read by `element`.
+    mutating func array<T>(_ element: (inout Self) throws -> T) throws -> [T] {
         let n = try count()
-        var a: [Int] = []
+        var a: [T] = []
         a.reserveCapacity(n)
-        for _ in 0..<n { a.append(try int()) }
+        for _ in 0..<n { a.append(try element(&self)) }
         return a
     }
+
+    mutating func ints() throws -> [Int] { try array { try $0.int() } }
 }
 
 /// Bytes that are not a positional value where one was expected.
@@ -276,13 +279,7 @@ extension PositionalWriter {
 }
 
 extension PositionalReader {
-    mutating func list() throws -> [Party] {
-        let n = try count()
-        var out: [Party] = []
-        out.reserveCapacity(n)
-        for _ in 0..<n { out.append(try party()) }
-        return out
-    }
+    mutating func list() throws -> [Party] { try array { try $0.party() } }
 
     mutating func set() throws -> Set<StaffId> {
         let n = try count()
