@@ -94,6 +94,8 @@ public final class DeskView: Projection, @unchecked Sendable {
     /// tickets only (`TimeWindow`), instead of every ticket ever opened.
     var openedOrder: [TicketNumber] = []
     var openedInOrder = true
+    /// When the last ticket in `openedOrder` was opened.
+    var lastOpenedAt: Date?
     /// Whether `evaluations` are in time order (the same reasoning).
     var evaluationsInOrder = true
 
@@ -140,6 +142,7 @@ public final class DeskView: Projection, @unchecked Sendable {
             byLevel = [:]
             openedOrder = []
             openedInOrder = true
+            lastOpenedAt = nil
             evaluationsInOrder = true
             dirtyTickets = []
             keptLive = [:]
@@ -200,15 +203,13 @@ public final class DeskView: Projection, @unchecked Sendable {
 
     public func apply(_ batch: ArraySlice<(event: DeskEvent, record: RecordedEvent)>) {
         lock.withLock {
-            // Borrowed in place, not copied out element by element.
-            batch.withUnsafeBufferPointer { b in
-                for i in b.indices { fold(b[i].event, b[i].record) }
-            }
+            batch.lendEach { event, record in fold(&event, &record) }
             changes &+= 1
         }
     }
 
-    func fold(_ event: DeskEvent, _ record: RecordedEvent) {
+    /// Folds one event. `inout` only to read them in place (`lendEach`): changes neither.
+    func fold(_ event: inout DeskEvent, _ record: inout RecordedEvent) {
         let at = record.timestamp
         // A frozen ticket is decoded once, not at each read below.
         if let n = event.ticket { tickets.thaw(n) }
@@ -218,13 +219,13 @@ public final class DeskView: Projection, @unchecked Sendable {
         case .ticketOpened, .ticketAccepted, .ticketReassigned, .participantAdded, .participantRemoved, .ticketEscalated: true
         default: false
         }
-        let assignedBefore = reassigns ? event.ticket.flatMap { tickets[$0] }.map(Self.assignees) ?? [] : []
+        let assignedBefore = reassigns ? event.ticket.flatMap { tickets.peek($0, Self.assignees) } ?? [] : []
         // Deliveries, mail records, logged time and ratings never change what the facets hold.
         let refacets = switch event {
         case .deliveryRecorded, .mailReceived, .timeLogged, .answerRated, .answerEvaluated: false
         default: event.ticket != nil
         }
-        let facetsBefore = refacets ? event.ticket.flatMap { tickets[$0] }.map(Facets.init) : nil
+        let facetsBefore = refacets ? event.ticket.flatMap { tickets.peek($0, Facets.init) } : nil
         if let n = event.ticket {
             // As `DeskState.evolve`, on the view's own table, in place.
             DeskState.evolve(&tickets[n], event, at: at)
@@ -238,7 +239,8 @@ public final class DeskView: Projection, @unchecked Sendable {
             byContact[e.contact, default: []].append(e.ticket)
             if let org = e.organisation { byOrganisation[org, default: []].append(e.ticket) }
         case .answerEvaluated(let e):
-            if let last = evaluations.last, at < last.at { evaluationsInOrder = false }
+            // (Its time only: `evaluations.last` would copy the entry, strings and all.)
+            if !evaluations.isEmpty, at < evaluations[evaluations.count - 1].at { evaluationsInOrder = false }
             evaluations.append(EvaluationEntry(sequence: record.sequence, ticket: e.ticket, staff: e.staff, evaluation: e.evaluation, at: at))
         case .timeLogged(let e):
             timeEntries.append(TimeEntry(sequence: record.sequence, ticket: e.ticket, staff: e.staff, minutes: e.minutes, on: e.on))
@@ -264,8 +266,8 @@ public final class DeskView: Projection, @unchecked Sendable {
             }
             dirtyTickets.insert(n)
             indexOpen(n)
-            if refacets { noteFacets(n, from: facetsBefore, to: tickets[n].map(Facets.init)) }
-            let assignedNow = reassigns ? tickets[n].map(Self.assignees) ?? [] : []
+            if refacets { noteFacets(n, from: facetsBefore, to: tickets.peek(n, Facets.init)) }
+            let assignedNow = reassigns ? tickets.peek(n, Self.assignees) ?? [] : []
             if reassigns, assignedNow != assignedBefore {
                 for s in assignedBefore.subtracting(assignedNow) { assigned[s]?.remove(n) }
                 for s in assignedNow.subtracting(assignedBefore) { assigned[s, default: []].insert(n) }
@@ -357,19 +359,20 @@ public final class DeskView: Projection, @unchecked Sendable {
     }
 
     func noteOpened(_ n: TicketNumber) {
-        if let last = openedOrder.last, let a = tickets[last]?.openedAt, let b = tickets[n]?.openedAt, b < a {
-            openedInOrder = false
-        }
+        let opened = tickets.peek(n) { $0.openedAt }
+        if let a = lastOpenedAt, let b = opened, b < a { openedInOrder = false }
+        lastOpenedAt = opened
         openedOrder.append(n)
     }
 
     func indexOpen(_ n: TicketNumber) {
-        guard let t = tickets[n], t.status.isOpen, !t.spam, t.mergedInto == nil else {
-            openFacts[n] = nil
-            return
+        let activity = activity.sequence(n) ?? 0
+        let facts = tickets.peek(n) { (t: borrowing TicketState) -> OpenFacts? in
+            guard t.status.isOpen, !t.spam, t.mergedInto == nil else { return nil }
+            return OpenFacts(premium: t.premium, unaccepted: t.responsible == nil, status: t.status, overdueAfter: Self.overdueAfter(t),
+                             statusRank: OpenFacts.rank(of: t.status), activity: activity)
         }
-        openFacts[n] = OpenFacts(premium: t.premium, unaccepted: t.responsible == nil, status: t.status, overdueAfter: Self.overdueAfter(t),
-                                 statusRank: OpenFacts.rank(of: t.status), activity: activity.sequence(n) ?? 0)
+        openFacts[n] = facts ?? nil
     }
 
     func compactFeed() {

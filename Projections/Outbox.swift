@@ -94,11 +94,12 @@ public final class Outbox: Projection, @unchecked Sendable {
 
     public func apply(_ batch: ArraySlice<(event: DeskEvent, record: RecordedEvent)>) {
         lock.withLock {
-            for (event, record) in batch { fold(event, at: record.timestamp) }
+            batch.lendEach { event, record in fold(&event, at: record.timestamp) }
         }
     }
 
-    func fold(_ event: DeskEvent, at: Date) {
+    /// Folds one event. `inout` only to read it in place (`lendEach`): changes nothing in it.
+    func fold(_ event: inout DeskEvent, at: Date) {
         switch event {
         case .commentAdded(let c):
             guard !c.isInternal, c.author.staffId != nil else { return }

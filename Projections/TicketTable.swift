@@ -69,6 +69,21 @@ struct TicketTable {
         }
     }
 
+    /// What `body` makes of ticket `n`, which it reads in place (a frozen ticket decoded first); nil
+    /// if there is none. The fold's reads go through here: `tickets[n].map(body)` or `if let t =
+    /// tickets[n]` copy the ticket out of its slot first, retaining each of its references.
+    /// (Mutating though it changes nothing: a table held in a class's stored property is then used
+    /// in place, where a non-mutating call copies the table, retaining each of its arrays.)
+    mutating func peek<R>(_ n: TicketNumber, _ body: (borrowing TicketState) -> R) -> R? {
+        switch slots[n] {
+        case nil: return nil
+        case .live(let l):
+            guard case .some = live[Int(l)] else { return nil }
+            return body(live[Int(l)].unsafelyUnwrapped)
+        case .frozen(let f): return body(TicketState(frozen: f, pools: pools))
+        }
+    }
+
     /// Whether ticket `n` is held live (not frozen).
     func isLive(_ n: TicketNumber) -> Bool {
         if case .live = slots[n] { return true }
