@@ -228,7 +228,7 @@ public final class DeskView: Projection, @unchecked Sendable {
         let facetsBefore = refacets ? event.ticket.flatMap { tickets.peek($0, Facets.init) } : nil
         if let n = event.ticket {
             // As `DeskState.evolve`, on the view's own table, in place.
-            DeskState.evolve(&tickets[n], event, at: at)
+            tickets.evolve(n, event, at: at)
             state.noteTicketNumber(of: event)
         } else {
             state.evolve(event, at: at)

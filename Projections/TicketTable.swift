@@ -1,3 +1,4 @@
+import Foundation
 import SupportDesk
 
 /// The desk view's tickets by number, in a `DenseTable` of 16-byte slots; tickets not in use frozen.
@@ -59,7 +60,7 @@ struct TicketTable {
         _modify {
             let l = thawSlot(n)
             defer {
-                if live[Int(l)] == nil {
+                if isEmpty(l) {
                     freeLive.append(l)
                     slots[n] = nil
                 }
@@ -77,10 +78,27 @@ struct TicketTable {
     mutating func peek<R>(_ n: TicketNumber, _ body: (borrowing TicketState) -> R) -> R? {
         switch slots[n] {
         case nil: return nil
-        case .live(let l):
-            guard case .some = live[Int(l)] else { return nil }
-            return body(live[Int(l)].unsafelyUnwrapped)
+        case .live(let l): return live[Int(l)]?.lend(body)
         case .frozen(let f): return body(TicketState(frozen: f, pools: pools))
+        }
+    }
+
+    /// Folds a ticket's event into ticket `n` in place (`DeskState.evolve(_:_:at:)`), thawing it if
+    /// frozen. The same as `DeskState.evolve(&table[n], …)` but without the subscript's accessor,
+    /// whose check for a removed ticket copied the ticket at every event.
+    mutating func evolve(_ n: TicketNumber, _ event: DeskEvent, at: Date) {
+        let l = thawSlot(n)
+        DeskState.evolve(&live[Int(l)], event, at: at)
+        if isEmpty(l) {
+            freeLive.append(l)
+            slots[n] = nil
+        }
+    }
+
+    /// Whether live index `l` holds no ticket (looked at in place).
+    private func isEmpty(_ l: Int32) -> Bool {
+        live.withUnsafeBufferPointer { b in
+            if case .none = b[Int(l)] { true } else { false }
         }
     }
 
@@ -180,4 +198,11 @@ struct TicketTable {
     var dictionary: [TicketNumber: TicketState] {
         Dictionary(uniqueKeysWithValues: numbers.compactMap { n in self[n].map { (n, $0) } })
     }
+}
+
+extension TicketState {
+    /// `body(self)` — mutating only so that the caller's value (an array's element) is read in
+    /// place: Swift lends an `inout` value without copying it, where a plain read of an array's
+    /// element copies the ticket out, retaining its ~20 references.
+    fileprivate mutating func lend<R>(_ body: (borrowing TicketState) -> R) -> R { body(self) }
 }
