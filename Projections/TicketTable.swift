@@ -163,18 +163,23 @@ struct TicketTable {
         case nil: return nil
         case .frozen(let f): return f
         case .live(let l):
-            guard let t = live[Int(l)] else { return nil }
-            if !t.status.isOpen, freeze(n), case .frozen(let f) = slots[n] { return f }
-            return t.frozen(pools: &pools, scratch: &scratch)
+            guard let open = live[Int(l)]?.lend({ $0.status.isOpen }) else { return nil }
+            if !open, freeze(n), case .frozen(let f) = slots[n] { return f }
+            return Self.frozen(&live[Int(l)], pools: &pools, scratch: &scratch)
         }
+    }
+
+    /// The ticket in `slot` frozen, read in place (a copy would retain each of its references).
+    private static func frozen(_ slot: inout TicketState?, pools: inout FrozenPools, scratch: inout [UInt8]) -> FrozenTicket? {
+        slot?.lend { $0.frozen(pools: &pools, scratch: &scratch) }
     }
 
     /// Freezes ticket `n` if it is live and no longer open (resolved or closed), or open too with
     /// `evenIfOpen`; returns whether it did.
     @discardableResult
     mutating func freeze(_ n: TicketNumber, evenIfOpen: Bool = false) -> Bool {
-        guard case .live(let l) = slots[n], let t = live[Int(l)], evenIfOpen || !t.status.isOpen else { return false }
-        let f = t.frozen(pools: &pools, scratch: &scratch)
+        guard case .live(let l) = slots[n], let open = live[Int(l)]?.lend({ $0.status.isOpen }), evenIfOpen || !open,
+              let f = Self.frozen(&live[Int(l)], pools: &pools, scratch: &scratch) else { return false }
         live[Int(l)] = nil
         freeLive.append(l)
         slots[n] = .frozen(f)

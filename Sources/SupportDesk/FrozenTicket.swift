@@ -18,22 +18,88 @@ import Foundation
 // last comment to the client (what the lists' answered / unanswered marker reads), for the staff
 // feed, the queues and the reports. That comment's offset is the last 4 bytes.
 
+/// A value an `InternTable` holds, with a cheap hash of its own: FNV-1a over the UTF-8 of its
+/// strings. `Hashable`'s SipHash cost a freeze more than writing the ticket did (a set hashes
+/// each element with a fresh hasher; every string is checked for normalisation first).
+public protocol InternKey: Hashable, Sendable {
+    /// Equal values have equal hashes.
+    var internHash: UInt64 { get }
+}
+
+@usableFromInline enum FNV {
+    @usableFromInline static let basis: UInt64 = 0xcbf2_9ce4_8422_2325
+    @inlinable @inline(__always) static func add(_ h: inout UInt64, _ byte: UInt8) { h = (h ^ UInt64(byte)) &* 0x100_0000_01b3 }
+    /// The string's bytes and an end mark (so that "ab","c" and "a","bc" differ).
+    @inlinable @inline(__always) static func add(_ h: inout UInt64, _ s: String) {
+        var s = s
+        s.withUTF8 { for b in $0 { add(&h, b) } }
+        add(&h, 0xFF)
+    }
+    @inlinable static func hash(_ s: String) -> UInt64 {
+        var h = basis
+        add(&h, s)
+        return h
+    }
+}
+
+extension String: InternKey {
+    @inlinable public var internHash: UInt64 { FNV.hash(self) }
+}
+
+extension Array: InternKey where Element == Party {
+    @inlinable public var internHash: UInt64 {
+        var h = FNV.basis
+        for p in self {
+            switch p {
+            case .staff(let id): FNV.add(&h, 0); FNV.add(&h, id)
+            case .contact(let id): FNV.add(&h, 1); FNV.add(&h, id)
+            case .system(let s): FNV.add(&h, 2); FNV.add(&h, s)
+            }
+        }
+        return h
+    }
+}
+
+extension Set: InternKey where Element == String {
+    /// Order-independent: the sum of the elements' hashes (a set's order is its own).
+    @inlinable public var internHash: UInt64 {
+        var h = UInt64(count)
+        for s in self { h &+= FNV.hash(s) }
+        return h
+    }
+}
+
 /// One copy of each distinct value, by index (append-only): a value stored once is handed back
 /// with shared storage wherever it is read.
-public struct InternTable<Value: Hashable & Sendable>: Sendable {
+public struct InternTable<Value: InternKey>: Sendable {
     public private(set) var values: [Value] = []
-    private var index: [Value: UInt32] = [:]
+    @usableFromInline var index: [Key: UInt32] = [:]
+
+    /// A value with its `internHash`, which is all the dictionary hashes.
+    @usableFromInline struct Key: Hashable, Sendable {
+        @usableFromInline let value: Value
+        @usableFromInline let hash: UInt64
+        @inlinable init(value: Value, hash: UInt64) { self.value = value; self.hash = hash }
+        @inlinable func hash(into h: inout Hasher) { h.combine(hash) }
+        @inlinable static func == (a: Key, b: Key) -> Bool { a.hash == b.hash && a.value == b.value }
+    }
 
     public init() {}
 
     public var count: Int { values.count }
 
-    /// The index of `value`, adding it if it is new.
-    public mutating func id(of value: Value) -> UInt32 {
-        if let i = index[value] { return i }
+    /// The index of `value`, adding it if it is new. (Inlinable, so that other modules' tables are
+    /// specialised rather than run through generic dictionary code.)
+    @inlinable public mutating func id(of value: Value) -> UInt32 {
+        let key = Key(value: value, hash: value.internHash)
+        if let i = index[key] { return i }
+        return add(key)
+    }
+
+    @usableFromInline mutating func add(_ key: Key) -> UInt32 {
         let i = UInt32(values.count)
-        values.append(value)
-        index[value] = i
+        values.append(key.value)
+        index[key] = i
         return i
     }
 

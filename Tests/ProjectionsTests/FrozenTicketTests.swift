@@ -214,4 +214,65 @@ struct FrozenTicketTests {
         let frozeAnyway = table.freeze(3, evenIfOpen: true)
         #expect(frozeAnyway && table.liveCount == 1 && table[3]?.status == .reopened)
     }
+
+    @Test("the intern tables' own hash: equal values share an index, different ones never do")
+    func internTables() {
+        var sets = InternTable<Set<StaffId>>()
+        let a = sets.id(of: ["anna", "boris", "vera"])
+        var built = Set<StaffId>(minimumCapacity: 64)  // another capacity, so another order inside
+        for s in ["vera", "anna", "boris"] { built.insert(s) }
+        #expect(sets.id(of: built) == a, "the same set however it was built")
+        #expect(sets.id(of: ["anna", "boris"]) != a && sets.id(of: ["anna", "boris", "ver"]) != a)
+        #expect(sets.id(of: []) == sets.id(of: Set()) && sets[a] == ["anna", "boris", "vera"])
+
+        var lists = InternTable<[Party]>()
+        let l = lists.id(of: [.staff("ab"), .contact("c")])
+        #expect(lists.id(of: [.staff("ab"), .contact("c")]) == l)
+        let others: [[Party]] = [[.staff("a"), .contact("bc")], [.contact("ab"), .contact("c")], [.contact("c"), .staff("ab")],
+                                 [.staff("ab")], [.staff("ab"), .contact("c"), .system("c")], [.system("ab"), .contact("c")]]
+        let ids = others.map { lists.id(of: $0) }
+        #expect(Set(ids + [l]).count == others.count + 1, "boundaries, kinds and order all count")
+        for (id, list) in zip(ids, others) { #expect(lists[id] == list) }
+
+        // Random values against a dictionary keyed by the values themselves.
+        var strings = InternTable<String>()
+        var reference: [String: UInt32] = [:]
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<2_000 {
+            let s = String((0..<Int.random(in: 0...6, using: &rng)).map { _ in "abcé🙈".randomElement(using: &rng)! })
+            let id = strings.id(of: s)
+            #expect(reference[s, default: id] == id && strings[id] == s)
+            reference[s] = id
+        }
+        #expect(strings.count == reference.count)
+    }
+
+    @Test("the fold's in-place paths: evolve opens, thaws and changes a ticket; peek reads live and frozen ones")
+    func tableInPlace() {
+        var table = TicketTable()
+        let at = Date(timeIntervalSinceReferenceDate: 800_000_000)
+        let open = TicketOpened(ticket: 5, channel: .portal, subject: "Printer", body: "On fire", contact: "c1", organisation: nil,
+                                language: "ru", openedBy: .contact("c1"), premium: false, premiumRefused: nil, participants: ["anna"],
+                                tierId: nil, reactionDue: nil, resolutionDue: nil, escalationDue: nil, attachments: [], externalId: nil, origin: nil)
+        var expected: TicketState? = nil
+        for e: DeskEvent in [.ticketOpened(open), .ticketAccepted(TicketAccepted(ticket: 5, by: "anna"))] {
+            table.evolve(5, e, at: at)
+            DeskState.evolve(&expected, e, at: at)
+        }
+        #expect(table[5] == expected && table.isLive(5))
+        #expect(table.peek(5) { $0.responsible } == "anna" && table.peek(6) { $0.number } == nil)
+        // Frozen (even though open), then changed: thawed and changed as a plain state would be.
+        #expect(table.freeze(5, evenIfOpen: true) && !table.isLive(5))
+        #expect(table.peek(5) { $0 == expected! } == true, "a frozen ticket is read too")
+        let rated = DeskEvent.answerRated(AnswerRated(ticket: 5, contact: "c1", comment: nil, score: 5, text: nil))
+        table.evolve(5, rated, at: at)
+        DeskState.evolve(&expected, rated, at: at)
+        #expect(table.isLive(5) && table[5] == expected && table.frozenCount == 0)
+        // An event for a ticket that is not there leaves no slot behind.
+        table.evolve(9, rated, at: at)
+        #expect(table[9] == nil && table.count == 1 && table.numbers == [5])
+        // The open ticket's row form is its frozen bytes; it stays live.
+        let form = table.frozenForm(5)
+        #expect(form.map { TicketState(frozen: $0, pools: table.pools) } == expected && table.isLive(5))
+    }
 }
