@@ -56,6 +56,8 @@ public final class LMDBEventStore: EventStore, @unchecked Sendable {
     private let env: OpaquePointer
     private let dbs: DBIs
     private let rw = ReadWriteLock()
+    /// Where the map is (`releaseReadPages`), once found; nil after the map changed (`remap`).
+    private let mapRanges = Mutex<[Range<UInt>]?>(nil)
     private let signal: CommitSignal
     private var folderLock: FolderLock?
     private var watcher: FileWatcher?
@@ -223,7 +225,7 @@ public final class LMDBEventStore: EventStore, @unchecked Sendable {
             if !resized, let result { return result }
             if !resized { fatalError("unreachable: read produced no result") }
             // Another process grew the map: adopt its size, with no transaction open here.
-            try rw.withWriteLock { try lmdbCheck(mdb_env_set_mapsize(env, 0), "mdb_env_set_mapsize") }
+            try lmdbCheck(remap(0), "mdb_env_set_mapsize")
         }
     }
 
@@ -267,7 +269,10 @@ public final class LMDBEventStore: EventStore, @unchecked Sendable {
         if running { writerDone.wait() }
         watcher?.stop()
         signal.close()
-        rw.withWriteLock { mdb_env_close(env) }
+        rw.withWriteLock {
+            mapRanges.withLock { $0 = [] }  // unmapped: nothing to release from now on
+            mdb_env_close(env)
+        }
         folderLock?.release()
     }
 
@@ -331,7 +336,7 @@ public final class LMDBEventStore: EventStore, @unchecked Sendable {
             var txnPtr: OpaquePointer?
             var rc = mdb_txn_begin(env, nil, 0, &txnPtr)
             if rc == MDB_MAP_RESIZED {
-                _ = rw.withWriteLock { mdb_env_set_mapsize(env, 0) }
+                _ = remap(0)
                 rc = mdb_txn_begin(env, nil, 0, &txnPtr)
             }
             guard rc == 0, let txn = txnPtr else {
@@ -392,31 +397,54 @@ public final class LMDBEventStore: EventStore, @unchecked Sendable {
         var info = MDB_envinfo()
         mdb_env_info(env, &info)
         let newSize = max(info.me_mapsize * 2, 1 << 20)
-        rw.withWriteLock { _ = mdb_env_set_mapsize(env, newSize) }
+        _ = remap(newSize)
         growths.add(1, ordering: .relaxed)
+    }
+
+    /// Sets the map's size (0: the size in the file), which maps the file anew: every change of the
+    /// map goes through here, under the exclusive lock, and forgets where the map was.
+    private func remap(_ size: Int) -> Int32 {
+        rw.withWriteLock {
+            mapRanges.withLock { $0 = nil }
+            return mdb_env_set_mapsize(env, size)
+        }
     }
 
     /// Drops the log's map from this process's page tables (`madvise(MADV_DONTNEED)`): it is a
     /// shared, read-only mapping of the file, so nothing is lost — the pages stay in the page cache
     /// and a later read faults them in again. LMDB does not say where its map is (`me_mapaddr` is
-    /// only set for fixed maps), so it is found in `/proc/self/maps`. Under the read lock, so the
-    /// map cannot move (`growMap`) meanwhile. Linux only; elsewhere it does nothing.
+    /// only set for fixed maps), so it is found in `/proc/self/maps` — once per mapping: `remap`
+    /// forgets it (reading and parsing that file at each call cost a rebuild half a second). Under
+    /// the read lock, so the map cannot move meanwhile. Linux only; elsewhere it does nothing.
     public func releaseReadPages() {
         #if os(Linux)
-        let file = directory.appendingPathComponent("data.mdb").resolvingSymlinksInPath().path
         rw.withReadLock {
-            // Read to the end: `String(contentsOfFile:)` stops short on /proc files.
-            guard let h = FileHandle(forReadingAtPath: "/proc/self/maps") else { return }
-            defer { try? h.close() }
-            let maps = String(decoding: (try? h.readToEnd()) ?? Data(), as: UTF8.self)
-            for line in maps.split(separator: "\n") where line.hasSuffix(" " + file) {
-                let range = line.prefix { $0 != " " }.split(separator: "-")
-                guard range.count == 2, let lo = UInt(range[0], radix: 16), let hi = UInt(range[1], radix: 16), hi > lo,
-                      let base = UnsafeMutableRawPointer(bitPattern: lo) else { continue }
-                _ = madvise(base, Int(hi - lo), MADV_DONTNEED)
+            let ranges = mapRanges.withLock { known in
+                if let known { return known }
+                let found = Self.mappedRanges(of: directory.appendingPathComponent("data.mdb").resolvingSymlinksInPath().path)
+                known = found
+                return found
+            }
+            for r in ranges {
+                guard let base = UnsafeMutableRawPointer(bitPattern: r.lowerBound) else { continue }
+                _ = madvise(base, Int(r.upperBound - r.lowerBound), MADV_DONTNEED)
             }
         }
         #endif
+    }
+
+    /// Where `file` is mapped in this process, from `/proc/self/maps`.
+    static func mappedRanges(of file: String) -> [Range<UInt>] {
+        // Read to the end: `String(contentsOfFile:)` stops short on /proc files.
+        guard let h = FileHandle(forReadingAtPath: "/proc/self/maps") else { return [] }
+        defer { try? h.close() }
+        let maps = String(decoding: (try? h.readToEnd()) ?? Data(), as: UTF8.self)
+        return maps.split(separator: "\n").compactMap { line in
+            guard line.hasSuffix(" " + file) else { return nil }
+            let range = line.prefix { $0 != " " }.split(separator: "-")
+            guard range.count == 2, let lo = UInt(range[0], radix: 16), let hi = UInt(range[1], radix: 16), hi > lo else { return nil }
+            return lo..<hi
+        }
     }
 
     // MARK: Operations

@@ -59,6 +59,25 @@ struct LMDBStoreTests {
         #endif
     }
 
+    @Test("releaseReadPages finds the map again after it grew (and moved)")
+    func releaseAfterGrowth() async throws {
+        #if os(Linux)
+        let dir = try TempDir()
+        let s = try LMDBEventStore(directory: dir.url, options: LMDBOptions(initialMapSize: 64 * 1024))
+        defer { s.close() }
+        s.releaseReadPages()  // where the first, tiny map was is now known
+        let payload = String(repeating: "g", count: 1_000)
+        for i in 0..<40 { try await s.append(to: "s-\(i)", (0..<250).map { _ in event("E", payload) }) }  // ~10 MB: grows the map
+        let file = dir.url.appendingPathComponent("data.mdb").resolvingSymlinksInPath().path
+        #expect(try (0..<40).reduce(0) { $0 + (try s.readStream("s-\($1)").count) } == 10_000)
+        let before = try Self.residentKB(of: file)
+        s.releaseReadPages()
+        let after = try Self.residentKB(of: file)
+        #expect(before > 8_000 && after < before / 4, "\(before) KB → \(after) KB")
+        #expect(try s.readStream("s-3").map(text).allSatisfy { $0 == payload })
+        #endif
+    }
+
     @Test("a writer releases the pages it read through the map in the middle of its transaction, and goes on")
     func writerReleasesReadPages() async throws {
         #if os(Linux)
