@@ -84,6 +84,21 @@ public final class ProjectionRunner: Sendable {
     /// Per projection, when its rows were last written and how many folded events wait since.
     private let unflushed = Mutex<[String: (lastWrite: Double, events: Int)]>([:])
 
+    /// Where the folding side of the last rebuild (`catchUp(together:…)`) spent its time, in seconds
+    /// (benchmarks): the folding side is the one the others overlap with.
+    public struct RebuildTimings: Sendable {
+        /// Folding batches into the projections.
+        public var folding = 0.0
+        /// Taking the changed rows (`takeFlush`: freezing tickets, copying rows out).
+        public var taking = 0.0
+        /// Waiting for the next batch to be read and decoded.
+        public var waitingForReads = 0.0
+        /// Waiting for the previous batch's rows to be written.
+        public var waitingForWrites = 0.0
+    }
+    private let timings = Mutex(RebuildTimings())
+    public var lastRebuildTimings: RebuildTimings { timings.withLock { $0 } }
+
     public init(store: any EventStore, projections: [any Projection], batchSize: Int = 10_000, persist: Bool = true,
                 rebuildBatchSize: Int = ProjectionRunner.defaultRebuildBatchSize, foldSlice: Int = 5_000, maxRowsPerFlush: Int = 8_192,
                 lazyFlushEvents: Int = 5_000, lazyFlushSeconds: Double = 0.5) {
@@ -207,8 +222,16 @@ public final class ProjectionRunner: Sendable {
     /// If anything fails the projections are reset, and the error is thrown.
     func catchUp(together ps: [any Projection], progress: (@Sendable (String, UInt64, UInt64) -> Void)?, batch batchSize: Int) async throws {
         guard let first = ps.first else { return }
+        var t = RebuildTimings()
+        defer { timings.withLock { $0 = t } }
         var ahead: Task<([(event: DeskEvent, record: RecordedEvent)], UInt64), any Error>?
+        // The last write of rows and checkpoint, and the one before it. Each write starts after the
+        // one before has committed (so what is stored is always the rows and checkpoint of one
+        // point in the log, and a failed write stops those after it); the fold goes on while the
+        // last one is pending and waits for the one before — the writer's time per batch varies
+        // more than the fold's.
         var writing: Task<Void, any Error>?
+        var writingBefore: Task<Void, any Error>?
         // The batch folded last, freed by the task that reads the next one: its events were made
         // on that side, and freeing ~50,000 of them is work the folding side need not do.
         let spent = SpentBatch()
@@ -219,12 +242,14 @@ public final class ProjectionRunner: Sendable {
                 let head = store.committedHead
                 guard from <= head else { break }
                 let (batch, last): ([(event: DeskEvent, record: RecordedEvent)], UInt64)
+                var clock = monotonicNow()
                 if let pending = ahead {
                     (batch, last) = try await pending.value
                     ahead = nil
                 } else {
                     (batch, last) = try readBatch(from: from, head: head, limit: batchSize)
                 }
+                t.waitingForReads += monotonicNow() - clock
                 if last < head {
                     ahead = Task.detached { [self, spent] in
                         spent.drop()
@@ -236,6 +261,7 @@ public final class ProjectionRunner: Sendable {
                 var done = 0
                 repeat {
                     var end = done
+                    clock = monotonicNow()
                     repeat {
                         let next = min(end + foldSlice, batch.count)
                         for p in ps { p.apply(batch[end..<next]) }
@@ -243,16 +269,24 @@ public final class ProjectionRunner: Sendable {
                     } while end < batch.count && ps.allSatisfy({ $0.pendingRows <= maxRowsPerFlush })
                     let upTo = end == batch.count ? last : batch[end - 1].record.sequence
                     done = end
-                    // The previous batch's rows must be stored before this one's are taken.
-                    try await writing?.value
-                    writing = nil
+                    t.folding += monotonicNow() - clock
+                    clock = monotonicNow()
+                    // At most two writes pending.
+                    try await writingBefore?.value
+                    writingBefore = nil
+                    t.waitingForWrites += monotonicNow() - clock
+                    clock = monotonicNow()
                     // What was read of the file so far (the log, the rows it wrote over) need not stay
                     // resident: a rebuild reads each part of the log once.
                     store.releaseReadPages()
                     let taken = ps.map { $0.takeFlush() }
+                    t.taking += monotonicNow() - clock
                     if taken.allSatisfy({ $0 != nil }) {
                         let writers = taken.compactMap { $0 }, names = ps.map(\.name), store = self.store
+                        let previous = writing
+                        writingBefore = previous
                         writing = Task {
+                            try await previous?.value
                             try await store.write { w in
                                 for write in writers { try write(w) }
                                 for name in names { try w.setCheckpoint("proj." + name, upTo) }
@@ -261,6 +295,8 @@ public final class ProjectionRunner: Sendable {
                     } else {
                         // Not all can: the others flush in place, in the same transaction, and nothing
                         // is folded meanwhile.
+                        try await writing?.value
+                        (writing, writingBefore) = (nil, nil)
                         try await store.write { w in
                             for (p, take) in zip(ps, taken) {
                                 if let take { try take(w) } else { try p.flush(into: w) }
@@ -275,7 +311,9 @@ public final class ProjectionRunner: Sendable {
                 } while done < batch.count
                 spent.keep(batch)
             }
+            let clock = monotonicNow()
             try await writing?.value
+            t.waitingForWrites += monotonicNow() - clock
         } catch {
             // What is in memory may be ahead of what was stored and no longer marked dirty.
             try? await writing?.value

@@ -51,6 +51,11 @@ struct RebuildBench: AsyncParsableCommand {
         let secs = monotonicSeconds() - t0
         let peaks = memory.stop()
         report.add("rebuild_eps", "rebuild of every projection from \(store.committedHead) events", Double(store.committedHead) / secs, "events/s")
+        let times = runner.lastRebuildTimings
+        report.add("rebuild_fold_s", "folding side: folding", times.folding, "s")
+        report.add("rebuild_take_s", "folding side: taking the changed rows", times.taking, "s")
+        report.add("rebuild_wait_read_s", "folding side: waiting for reads", times.waitingForReads, "s")
+        report.add("rebuild_wait_write_s", "folding side: waiting for writes", times.waitingForWrites, "s")
         report.add("rebuild_peak_rss_mb", "peak memory (resident, whole process run)", peakRSSMegabytes(), "MB")
         report.add("rebuild_peak_heap_mb", "peak anonymous memory during the rebuild (heap)", peaks.anonMB, "MB")
         report.add("rebuild_peak_mapped_mb", "peak file-backed resident memory during the rebuild (mapped log)", peaks.fileMB, "MB")
