@@ -42,8 +42,8 @@ public struct TimeEntry: Sendable, Hashable, Codable {
 public final class DeskView: Projection, @unchecked Sendable {
     public let name = "desk"
     // 4: contact rows keep every organisation the contact belonged to; 5: ticket rows positional;
-    // 6: ticket rows made from the frozen bytes
-    public let codeVersion = 6
+    // 6: ticket rows made from the frozen bytes; 7: evaluation and time rows positional
+    public let codeVersion = 7
     public var databases: [String] { [Self.db] }
     static let db = "proj.desk"
 
@@ -500,10 +500,14 @@ public final class DeskView: Projection, @unchecked Sendable {
                 try w.put(DeskView.key(.account, []), try CompactCoding.encode(account), in: DeskView.db)
             }
             for e in evaluations {
-                try w.put(DeskView.key(.evaluation, DeskView.be(e.sequence)), try CompactCoding.encode(e), in: DeskView.db)
+                bytes.bytes.removeAll(keepingCapacity: true)
+                e.writeRow(into: &bytes)
+                try w.put(DeskView.key(.evaluation, DeskView.be(e.sequence)), bytes.bytes, in: DeskView.db)
             }
             for e in timeEntries {
-                try w.put(DeskView.key(.time, DeskView.be(e.sequence)), try CompactCoding.encode(e), in: DeskView.db)
+                bytes.bytes.removeAll(keepingCapacity: true)
+                e.writeRow(into: &bytes)
+                try w.put(DeskView.key(.time, DeskView.be(e.sequence)), bytes.bytes, in: DeskView.db)
             }
         }
     }
@@ -610,9 +614,9 @@ public final class DeskView: Projection, @unchecked Sendable {
                     state.lastTicketNumber = row.lastTicketNumber
                     visibilityHistory = row.visibility.map { ($0.at, $0.settings) }
                 case .evaluation:
-                    evaluations.append(try CompactCoding.decode(EvaluationEntry.self, from: v))
+                    evaluations.append(try EvaluationEntry(row: v))
                 case .time:
-                    timeEntries.append(try CompactCoding.decode(TimeEntry.self, from: v))
+                    timeEntries.append(try TimeEntry(row: v))
                 }
                 return true
             }

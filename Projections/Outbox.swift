@@ -13,11 +13,12 @@ import SupportDesk
 /// entry is `sending`, and the sender parks it for a person to check rather than send it again.
 public final class Outbox: Projection, @unchecked Sendable {
     public let name = "outbox"
-    public let codeVersion = 1
+    // 2: rows positional (`PositionalRows.swift`)
+    public let codeVersion = 2
     public var databases: [String] { [Self.db] }
     static let db = "proj.outbox"
 
-    public enum Status: String, Sendable, Codable, Hashable {
+    public enum Status: String, Sendable, Codable, Hashable, CaseIterable {
         case pending, sending, failed, parked
     }
 
@@ -191,14 +192,17 @@ public final class Outbox: Projection, @unchecked Sendable {
     }
 
     /// The dirty entries as they are now (nil: gone), called with the lock held.
-    func dirtyRows() -> [(key: String, entry: Entry?)] { dirty.map { ($0.text, entry($0)) } }
+    func dirtyRows() -> [(key: Key, entry: Entry?)] { dirty.map { ($0, entry($0)) } }
 
-    static func write(_ rows: [(key: String, entry: Entry?)], into w: any LogWriter) throws {
+    static func write(_ rows: [(key: Key, entry: Entry?)], into w: any LogWriter) throws {
+        var bytes = PositionalWriter()
         for (key, entry) in rows {
             if let entry {
-                try w.put(Array(key.utf8), try CompactCoding.encode(entry), in: db)
+                bytes.bytes.removeAll(keepingCapacity: true)
+                entry.writeRow(into: &bytes)
+                try w.put(Array(key.text.utf8), bytes.bytes, in: db)
             } else {
-                try w.delete(Array(key.utf8), in: db)
+                try w.delete(Array(key.text.utf8), in: db)
             }
         }
     }
@@ -220,7 +224,7 @@ public final class Outbox: Projection, @unchecked Sendable {
     public func load(from r: any LogReader) throws {
         var loaded: [Entry] = []
         try r.scan(Self.db, from: []) { _, v in
-            loaded.append(try CompactCoding.decode(Entry.self, from: Array(v)))
+            loaded.append(try Entry(row: v))
             return true
         }
         lock.withLock {
