@@ -212,21 +212,22 @@ public final class DeskView: Projection, @unchecked Sendable {
     func fold(_ event: inout DeskEvent, _ record: inout RecordedEvent) {
         let at = record.timestamp
         // A frozen ticket is decoded once, not at each read below.
-        if let n = event.ticket { tickets.thaw(n) }
+        let ticket = event.ticket  // (a switch over every kind of event: asked once)
+        if let n = ticket { tickets.thaw(n) }
         // Only these events change who is responsible or co-executes (TicketState.apply); the
         // others skip building the before / after sets.
         let reassigns = switch event {
         case .ticketOpened, .ticketAccepted, .ticketReassigned, .participantAdded, .participantRemoved, .ticketEscalated: true
         default: false
         }
-        let assignedBefore = reassigns ? event.ticket.flatMap { tickets.peek($0, Self.assignees) } ?? [] : []
+        let assignedBefore = reassigns ? ticket.flatMap { tickets.peek($0, Self.assignees) } ?? [] : []
         // Deliveries, mail records, logged time and ratings never change what the facets hold.
         let refacets = switch event {
         case .deliveryRecorded, .mailReceived, .timeLogged, .answerRated, .answerEvaluated: false
-        default: event.ticket != nil
+        default: ticket != nil
         }
-        let facetsBefore = refacets ? event.ticket.flatMap { tickets.peek($0, Facets.init) } : nil
-        if let n = event.ticket {
+        let facetsBefore = refacets ? ticket.flatMap { tickets.peek($0, Facets.init) } : nil
+        if let n = ticket {
             // As `DeskState.evolve`, on the view's own table, in place.
             tickets.evolve(n, event, at: at)
             state.noteTicketNumber(of: event)
@@ -256,7 +257,7 @@ public final class DeskView: Projection, @unchecked Sendable {
             absorbed[e.into, default: []].append(e.contact)
         default: break
         }
-        if let n = event.ticket {
+        if let n = ticket {
             switch event {
             case .deliveryRecorded, .mailReceived:
                 break  // the mail sender's and intake's records are not activity for the Chronicle
@@ -274,7 +275,7 @@ public final class DeskView: Projection, @unchecked Sendable {
             }
         }
         // A ticket event's stream is its ticket's: none of the rows below.
-        switch event.ticket == nil ? event.stream : "" {
+        switch ticket == nil ? event.stream : "" {
         case Streams.account: dirtyAccount = true
         case let s where s.hasPrefix("org-"): dirtyOrganisations.insert(String(s.dropFirst(4)))
         case let s where s.hasPrefix("contact-"):
