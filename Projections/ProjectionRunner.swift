@@ -338,8 +338,8 @@ public final class ProjectionRunner: Sendable {
                 last = seq
                 // What was read of the map need not stay resident (the pages stay in the page cache).
                 if (seq - from) % 16_384 == 16_383 { store.releaseReadPages() }
-                if EventCodec.isKnown(rec.type) {
-                    batch.append((try EventCodec.decode(type: rec.type, schemaVersion: rec.schemaVersion, bytes: payload), rec))
+                if let event = try EventCodec.decodeIfKnown(type: rec.type, schemaVersion: rec.schemaVersion, bytes: payload) {
+                    batch.append((event, rec))
                 }
                 return seq < head && seq - from + 1 < UInt64(limit)
             }

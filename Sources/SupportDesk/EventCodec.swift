@@ -89,7 +89,20 @@ public enum EventCodec {
     /// The same, from bytes in place (e.g. a record's payload inside the mapped log).
     public static func decode(type: String, schemaVersion: UInt16, bytes raw: UnsafeRawBufferPointer,
                               with decoder: JSONDecoder? = nil) throws -> DeskEvent {
-        guard let entry = byType[type], schemaVersion <= entry.payload.schemaVersion, schemaVersion >= 1 else {
+        guard let entry = byType[type] else { throw UnknownEvent(type: type, schemaVersion: schemaVersion) }
+        return try decode(entry, type: type, schemaVersion: schemaVersion, bytes: raw, with: decoder)
+    }
+
+    /// The same, or nil for a type this build does not know (`isKnown` false) — one lookup of the
+    /// type where `isKnown` and then `decode` make two (a rebuild reads every record).
+    public static func decodeIfKnown(type: String, schemaVersion: UInt16, bytes raw: UnsafeRawBufferPointer) throws -> DeskEvent? {
+        guard let entry = byType[type] else { return nil }
+        return try decode(entry, type: type, schemaVersion: schemaVersion, bytes: raw, with: nil)
+    }
+
+    private static func decode(_ entry: Kind, type: String, schemaVersion: UInt16, bytes raw: UnsafeRawBufferPointer,
+                               with decoder: JSONDecoder?) throws -> DeskEvent {
+        guard schemaVersion <= entry.payload.schemaVersion, schemaVersion >= 1 else {
             throw UnknownEvent(type: type, schemaVersion: schemaVersion)
         }
         let kind = entry.payload
