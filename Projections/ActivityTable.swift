@@ -13,6 +13,7 @@ struct ActivityTable: Equatable {
     private struct Compact {
         var sequence: UInt64
         var at: Double
+        /// The type: `DeskEvent.kindIndex` when below `kinds`, else the index + `kinds` in `strings`.
         var type: UInt32
         /// 0: no actor; otherwise the index + 1.
         var actor: UInt32
@@ -21,14 +22,22 @@ struct ActivityTable: Equatable {
     private var slots = DenseTable<Compact>()
     private var strings = InternTable<String>()
 
+    /// The event types by `DeskEvent.kindIndex`, and back.
+    private static let kindNames = DeskEvent.payloadTypes.map { $0.type }
+    private static let kinds = UInt32(kindNames.count)
+    private static let kindByName = Dictionary(uniqueKeysWithValues: kindNames.enumerated().map { ($1, UInt32($0)) })
+
     init() {}
 
     var count: Int { slots.count }
 
     private func activity(_ c: Compact) -> Activity {
-        Activity(sequence: c.sequence, at: Date(timeIntervalSinceReferenceDate: c.at), type: strings[c.type],
+        Activity(sequence: c.sequence, at: Date(timeIntervalSinceReferenceDate: c.at),
+                 type: c.type < Self.kinds ? Self.kindNames[Int(c.type)] : strings[c.type - Self.kinds],
                  actor: c.actor == 0 ? nil : strings[c.actor - 1])
     }
+
+    private mutating func actorId(_ actor: String?) -> UInt32 { actor.map { strings.id(of: $0) + 1 } ?? 0 }
 
     subscript(n: TicketNumber) -> Activity? {
         get { slots[n].map(activity) }
@@ -37,9 +46,15 @@ struct ActivityTable: Equatable {
                 slots[n] = nil
                 return
             }
-            slots[n] = Compact(sequence: a.sequence, at: a.at.timeIntervalSinceReferenceDate, type: strings.id(of: a.type),
-                               actor: a.actor.map { strings.id(of: $0) + 1 } ?? 0)
+            let type = Self.kindByName[a.type] ?? strings.id(of: a.type) + Self.kinds
+            slots[n] = Compact(sequence: a.sequence, at: a.at.timeIntervalSinceReferenceDate, type: type, actor: actorId(a.actor))
         }
+    }
+
+    /// Ticket `n`'s activity is now `event` (the fold): its type from the event's kind, without
+    /// looking its name up.
+    mutating func set(_ n: TicketNumber, sequence: UInt64, at: Date, event: DeskEvent, actor: String?) {
+        slots[n] = Compact(sequence: sequence, at: at.timeIntervalSinceReferenceDate, type: UInt32(event.kindIndex), actor: actorId(actor))
     }
 
     /// Just the sequence of ticket `n`'s last activity (no strings touched).

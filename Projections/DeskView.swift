@@ -262,7 +262,8 @@ public final class DeskView: Projection, @unchecked Sendable {
             case .deliveryRecorded, .mailReceived:
                 break  // the mail sender's and intake's records are not activity for the Chronicle
             default:
-                activity[n] = Activity(sequence: record.sequence, at: at, type: record.type, actor: record.metadata.actor)
+                // (The record's type is the event's: `DeskEvent.payloadTypes[event.kindIndex].type`.)
+                activity.set(n, sequence: record.sequence, at: at, event: event, actor: record.metadata.actor)
                 feed.append((record.sequence, n))
             }
             dirtyTickets.insert(n)
@@ -377,7 +378,8 @@ public final class DeskView: Projection, @unchecked Sendable {
     }
 
     func compactFeed() {
-        feed = feed.filter { activity.sequence($0.1) == $0.0 }
+        // In place: `filter` made a new array each time, in fresh pages the kernel had to clear.
+        feed.removeAll { activity.sequence($0.1) != $0.0 }
     }
 
     // MARK: Persistence

@@ -559,6 +559,55 @@ public enum DeskEvent: Sendable, Hashable {
         }
     }
 
+    /// The event's place in `payloadTypes` (so its type name is `payloadTypes[kindIndex].type`),
+    /// without boxing the payload as `type` does. A test checks it for every kind.
+    public var kindIndex: Int {
+        switch self {
+        case .accountCreated: 0
+        case .staffAdded: 1
+        case .staffChanged: 2
+        case .brainMembersSet: 3
+        case .calendarDefined: 4
+        case .slaTierDefined: 5
+        case .escalationRuleSet: 6
+        case .visibilitySet: 7
+        case .payrollFormulaPublished: 8
+        case .tokenIssued: 9
+        case .tokenRevoked: 10
+        case .organisationCreated: 11
+        case .organisationChanged: 12
+        case .premiumQuotaPurchased: 13
+        case .premiumQuotaUsed: 14
+        case .contactCreated: 15
+        case .contactChanged: 16
+        case .contactEmailAttached: 17
+        case .contactPhoneAttached: 18
+        case .contactMerged: 19
+        case .contactAbsorbed: 20
+        case .portalAccessChanged: 21
+        case .contactNoteAdded: 22
+        case .ticketOpened: 23
+        case .ticketAccepted: 24
+        case .participantAdded: 25
+        case .participantRemoved: 26
+        case .ticketReassigned: 27
+        case .ticketEscalated: 28
+        case .commentAdded: 29
+        case .deliveryRecorded: 30
+        case .mailReceived: 31
+        case .statusChanged: 32
+        case .ticketClassified: 33
+        case .levelChanged: 34
+        case .commentSplitOff: 35
+        case .ticketMerged: 36
+        case .duplicateMergedIn: 37
+        case .markedAsSpam: 38
+        case .timeLogged: 39
+        case .answerEvaluated: 40
+        case .answerRated: 41
+        }
+    }
+
     public var type: String { Swift.type(of: payload).type }
 
     /// The stream the event belongs to.

@@ -127,6 +127,7 @@ struct CodecTests {
         #expect(EventCodec.isKnown(encoded.type))
         let decoded = try EventCodec.decode(type: encoded.type, schemaVersion: encoded.schemaVersion, payload: encoded.payload)
         #expect(decoded == event)
+        #expect(DeskEvent.payloadTypes[event.kindIndex].type == event.type, "kindIndex names the event's type")
         let ifKnown = try encoded.payload.withUnsafeBytes {
             try EventCodec.decodeIfKnown(type: encoded.type, schemaVersion: encoded.schemaVersion, bytes: $0)
         }
