@@ -102,8 +102,9 @@ struct TicketTable {
         }
     }
 
-    /// Whether ticket `n` is held live (not frozen).
-    func isLive(_ n: TicketNumber) -> Bool {
+    /// Whether ticket `n` is held live (not frozen). (Mutating though it changes nothing, as
+    /// `peek`: the desk view asks at every flush for every changed ticket.)
+    mutating func isLive(_ n: TicketNumber) -> Bool {
         if case .live = slots[n] { return true }
         return false
     }
