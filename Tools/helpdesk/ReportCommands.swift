@@ -43,7 +43,7 @@ func money(_ x: Double) -> String { CSV.money(x) }
 struct Rebuild: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Rebuild projections from zero (all, or the named ones), with progress and ETA.",
-        discussion: "Needs the data folder for writing: stop the service first. Projections: desk.")
+        discussion: "Needs the data folder for writing: stop the service first. Projections: desk, outbox.")
     @OptionGroup var data: DataOptions
     @Argument(help: "Projection names (default: all).") var names: [String] = []
 
@@ -51,8 +51,8 @@ struct Rebuild: AsyncParsableCommand {
         let store: LMDBEventStore
         do { store = try LMDBEventStore(directory: data.url) } catch { fail(describe(error)) }
         defer { store.close() }
-        let view = DeskView()
-        let runner = ProjectionRunner(store: store, projections: [view])
+        // The projections `helpdesk serve` runs (an outbox made as the service makes it).
+        let runner = ProjectionRunner(store: store, projections: [DeskView(), Outbox()])
         let progress = Progress(label: "rebuilding")
         let t0 = Date()
         do {
