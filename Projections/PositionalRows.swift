@@ -42,6 +42,7 @@ extension PositionalReader {
 
 extension EvaluationEntry {
     static let rowFormat: UInt8 = 0xE1
+    static let volumes = AnswerVolume.allCases
 
     func writeRow(into w: inout PositionalWriter) {
         w.byte(Self.rowFormat)
@@ -49,7 +50,7 @@ extension EvaluationEntry {
         w.int(ticket)
         w.string(staff)
         w.int(evaluation.kind)
-        w.byte(evaluation.volume == .short ? 0 : 1)
+        w.byte(UInt8(Self.volumes.firstIndex(of: evaluation.volume)!))
         w.int(evaluation.links)
         w.int(evaluation.screenshots)
         w.int(evaluation.help)
@@ -59,7 +60,7 @@ extension EvaluationEntry {
     init(row bytes: UnsafeRawBufferPointer) throws {
         self = try PositionalReader.row(bytes, format: Self.rowFormat) { r in
             EvaluationEntry(sequence: try r.uint(), ticket: try r.int(), staff: try r.string(),
-                            evaluation: AnswerEvaluation(kind: try r.int(), volume: try r.oneOf([.short, .long]), links: try r.int(),
+                            evaluation: AnswerEvaluation(kind: try r.int(), volume: try r.oneOf(Self.volumes), links: try r.int(),
                                                          screenshots: try r.int(), help: try r.int()),
                             at: try r.date())
         }
