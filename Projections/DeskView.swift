@@ -100,7 +100,9 @@ public final class DeskView: Projection, @unchecked Sendable {
     var evaluationsInOrder = true
 
     // Rows changed since the last flush.
-    var dirtyTickets = Set<TicketNumber>()
+    /// (A bitmap: inserting at every event costs no hashing, and a flush takes the rows in ticket
+    /// order, which LMDB appends near each other.)
+    var dirtyTickets = TicketSet()
     /// Open tickets left live at a flush (`forgetDirty`), with the flush that last saw them changed.
     var keptLive: [TicketNumber: UInt64] = [:]
     var flushes: UInt64 = 0
