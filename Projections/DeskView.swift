@@ -223,10 +223,12 @@ public final class DeskView: Projection, @unchecked Sendable {
         default: false
         }
         let assignedBefore = reassigns ? ticket.flatMap { tickets.peek($0, Self.assignees) } ?? [] : []
-        // Deliveries, mail records, logged time and ratings never change what the facets hold.
+        // Only these events change what the facets hold — status, classification, level — in
+        // `TicketState.apply` (opening makes them); comments, the most frequent, do not. (The test of
+        // the Chronicle's filters checks the indexes against walking every ticket.)
         let refacets = switch event {
-        case .deliveryRecorded, .mailReceived, .timeLogged, .answerRated, .answerEvaluated: false
-        default: ticket != nil
+        case .ticketOpened, .ticketAccepted, .ticketReassigned, .statusChanged, .ticketClassified, .levelChanged: true
+        default: false
         }
         let facetsBefore = refacets ? ticket.flatMap { tickets.peek($0, Facets.init) } : nil
         if let n = ticket {
