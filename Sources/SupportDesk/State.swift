@@ -363,7 +363,9 @@ public struct DeskState: Sendable, Hashable {
 extension TicketState {
     /// The opening message goes to the staff on the ticket and, for the record, to its author.
     static func openingNotify(_ e: TicketOpened) -> [Party] {
-        var out = e.participants.sorted().map(Party.staff)
+        var out: [Party] = []
+        out.reserveCapacity(e.participants.count + 2)  // (appending past `map`'s exact size reallocated)
+        for s in e.participants.sorted() { out.append(.staff(s)) }
         if case .staff = e.openedBy, !out.contains(e.openedBy) { out.append(e.openedBy) }
         out.append(.contact(e.contact))
         return out
