@@ -74,7 +74,11 @@ public final class Outbox: Projection, @unchecked Sendable {
         var key: String { id.text }
         static func < (a: Due, b: Due) -> Bool { (a.at, a.ticket, a.comment, a.contact) < (b.at, b.ticket, b.comment, b.contact) }
     }
-    var dirty = Set<Key>()
+    /// Tickets whose entries changed since the last flush (all of a ticket's entries are written
+    /// then), and the entries removed since (deleted). A bitmap: the fold marks a ticket per answer
+    /// without hashing entry keys.
+    var dirtyTickets = TicketSet()
+    var removed: [Key] = []
     /// Entries delivered, counted for metrics.
     public private(set) var deliveredCount = 0
 
@@ -88,7 +92,7 @@ public final class Outbox: Projection, @unchecked Sendable {
             entries = DenseTable()
             entryCount = 0
             schedule = nil
-            dirty = []
+            forgetDirty()
             deliveredCount = 0
         }
     }
@@ -108,7 +112,7 @@ public final class Outbox: Projection, @unchecked Sendable {
                 let e = Entry(ticket: c.ticket, comment: c.comment, contact: id, createdAt: at, status: .pending,
                               attempts: 0, nextAttemptAt: at, lastError: nil)
                 put(e)
-                dirty.insert(e.id)
+                dirtyTickets.insert(e.ticket)
             }
         case .deliveryRecorded(let d):
             guard case .contact(let id) = d.recipient else { return }
@@ -120,7 +124,7 @@ public final class Outbox: Projection, @unchecked Sendable {
                 e.attempts += 1
             case .delivered:
                 remove(key)
-                dirty.insert(key)
+                removed.append(key)
                 deliveredCount += 1
                 return
             case .failed:
@@ -133,7 +137,7 @@ public final class Outbox: Projection, @unchecked Sendable {
                 e.lastError = d.detail
             }
             put(e)
-            dirty.insert(key)
+            dirtyTickets.insert(key.ticket)
         default:
             return
         }
@@ -191,19 +195,27 @@ public final class Outbox: Projection, @unchecked Sendable {
         return built
     }
 
-    /// The dirty entries as they are now (nil: gone), called with the lock held.
-    func dirtyRows() -> [(key: Key, entry: Entry?)] { dirty.map { ($0, entry($0)) } }
+    /// What changed as it is now: the entries removed, and every entry of the tickets changed
+    /// (called with the lock held).
+    func dirtyRows() -> (removed: [Key], entries: [Entry]) {
+        var changed: [Entry] = []
+        for n in dirtyTickets { if let list = entries[n] { changed += list } }
+        return (removed, changed)
+    }
 
-    static func write(_ rows: [(key: Key, entry: Entry?)], into w: any LogWriter) throws {
+    func forgetDirty() {
+        dirtyTickets = []
+        removed = []
+    }
+
+    /// Deletes first: an entry removed and made again since the last flush is then stored.
+    static func write(_ rows: (removed: [Key], entries: [Entry]), into w: any LogWriter) throws {
+        for key in rows.removed { try w.delete(Array(key.text.utf8), in: db) }
         var bytes = PositionalWriter()
-        for (key, entry) in rows {
-            if let entry {
-                bytes.bytes.removeAll(keepingCapacity: true)
-                entry.writeRow(into: &bytes)
-                try w.put(Array(key.text.utf8), bytes.bytes, in: db)
-            } else {
-                try w.delete(Array(key.text.utf8), in: db)
-            }
+        for entry in rows.entries {
+            bytes.bytes.removeAll(keepingCapacity: true)
+            entry.writeRow(into: &bytes)
+            try w.put(Array(entry.key.utf8), bytes.bytes, in: db)
         }
     }
 
@@ -211,11 +223,11 @@ public final class Outbox: Projection, @unchecked Sendable {
         try Self.write(lock.withLock { dirtyRows() }, into: w)
     }
 
-    public func didFlush() { lock.withLock { dirty = [] } }
+    public func didFlush() { lock.withLock { forgetDirty() } }
 
     public func takeFlush() -> (@Sendable (any LogWriter) throws -> Void)? {
         let rows = lock.withLock {
-            defer { dirty = [] }
+            defer { forgetDirty() }
             return dirtyRows()
         }
         return { w in try Self.write(rows, into: w) }
@@ -232,7 +244,7 @@ public final class Outbox: Projection, @unchecked Sendable {
             entryCount = 0
             schedule = nil
             for e in loaded { put(e) }
-            dirty = []
+            forgetDirty()
         }
     }
 
