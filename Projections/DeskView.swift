@@ -489,10 +489,10 @@ public final class DeskView: Projection, @unchecked Sendable {
         func write(into w: any LogWriter) throws {
             var bytes = PositionalWriter()
             for (i, (n, frozen, activity)) in tickets.enumerated() {
-                bytes.bytes.removeAll(keepingCapacity: true)
-                TicketRow.write(frozen, lists: lists!, activity: activity, into: &bytes)
                 // (A number below 1 — never handed out, but an event could carry one — keys by its bits.)
-                try w.put(DeskView.key(.ticket, DeskView.be(UInt64(bitPattern: Int64(n)))), bytes.bytes, in: DeskView.db)
+                try w.put(DeskView.key(.ticket, DeskView.be(UInt64(bitPattern: Int64(n)))), in: DeskView.db, buffer: &bytes) {
+                    TicketRow.write(frozen, lists: lists!, activity: activity, into: &$0)
+                }
                 // Each row replaced reads the old one's pages through the map: a rebuild's batch
                 // rewrites tens of thousands, which need not stay resident.
                 if i % 1024 == 1023 { w.releaseReadPages() }
@@ -507,14 +507,10 @@ public final class DeskView: Projection, @unchecked Sendable {
                 try w.put(DeskView.key(.account, []), try CompactCoding.encode(account), in: DeskView.db)
             }
             for e in evaluations {
-                bytes.bytes.removeAll(keepingCapacity: true)
-                e.writeRow(into: &bytes)
-                try w.put(DeskView.key(.evaluation, DeskView.be(e.sequence)), bytes.bytes, in: DeskView.db)
+                try w.put(DeskView.key(.evaluation, DeskView.be(e.sequence)), in: DeskView.db, buffer: &bytes, row: e.writeRow)
             }
             for e in timeEntries {
-                bytes.bytes.removeAll(keepingCapacity: true)
-                e.writeRow(into: &bytes)
-                try w.put(DeskView.key(.time, DeskView.be(e.sequence)), bytes.bytes, in: DeskView.db)
+                try w.put(DeskView.key(.time, DeskView.be(e.sequence)), in: DeskView.db, buffer: &bytes, row: e.writeRow)
             }
         }
     }

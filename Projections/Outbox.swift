@@ -213,9 +213,7 @@ public final class Outbox: Projection, @unchecked Sendable {
         for key in rows.removed { try w.delete(Array(key.text.utf8), in: db) }
         var bytes = PositionalWriter()
         for entry in rows.entries {
-            bytes.bytes.removeAll(keepingCapacity: true)
-            entry.writeRow(into: &bytes)
-            try w.put(Array(entry.key.utf8), bytes.bytes, in: db)
+            try w.put(Array(entry.key.utf8), in: db, buffer: &bytes, row: entry.writeRow)
         }
     }
 

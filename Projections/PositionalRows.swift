@@ -1,4 +1,5 @@
 import BusinessTime
+import EventLog
 import Foundation
 import SupportDesk
 
@@ -37,6 +38,17 @@ extension PositionalReader {
         let value = try body(&r)
         guard r.isAtEnd else { throw CorruptPositional(at: r.at) }
         return value
+    }
+}
+
+extension LogWriter {
+    /// Puts the positional row `write` makes under `key`, built in `buffer` (reused from row to row:
+    /// its capacity stays).
+    func put(_ key: [UInt8], in database: String, buffer: inout PositionalWriter,
+             row write: (inout PositionalWriter) -> Void) throws {
+        buffer.bytes.removeAll(keepingCapacity: true)
+        write(&buffer)
+        try put(key, buffer.bytes, in: database)
     }
 }
 

@@ -59,12 +59,7 @@ struct TicketTable {
         }
         _modify {
             let l = thawSlot(n)
-            defer {
-                if isEmpty(l) {
-                    freeLive.append(l)
-                    slots[n] = nil
-                }
-            }
+            defer { releaseIfEmpty(l, of: n) }
             // The live value itself, not a copy moved out and back (a ticket is 504 bytes).
             yield &live[Int(l)]
         }
@@ -89,16 +84,19 @@ struct TicketTable {
     mutating func evolve(_ n: TicketNumber, _ event: DeskEvent, at: Date) {
         let l = thawSlot(n)
         DeskState.evolve(&live[Int(l)], event, at: at)
-        if isEmpty(l) {
-            freeLive.append(l)
-            slots[n] = nil
-        }
+        releaseIfEmpty(l, of: n)
     }
 
-    /// Whether live index `l` holds no ticket (looked at in place).
-    private func isEmpty(_ l: Int32) -> Bool {
-        live.withUnsafeBufferPointer { b in
+    /// After a change through live index `l` (ticket `n`'s): if it left no ticket there, the index
+    /// is free again and `n` has no slot. Looked at in place (comparing the slot with `nil` copied
+    /// the ticket).
+    private mutating func releaseIfEmpty(_ l: Int32, of n: TicketNumber) {
+        let empty = live.withUnsafeBufferPointer { b in
             if case .none = b[Int(l)] { true } else { false }
+        }
+        if empty {
+            freeLive.append(l)
+            slots[n] = nil
         }
     }
 

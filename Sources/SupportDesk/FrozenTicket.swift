@@ -174,16 +174,14 @@ public struct PositionalWriter {
     }
 
     public mutating func string(_ s: String) {
-        // Native strings lend their UTF-8 in place; others (bridged, never here in practice) are copied.
-        if let done: Void = s.utf8.withContiguousStorageIfAvailable({ u in
-            uint(UInt64(u.count))
-            bytes.append(contentsOf: u)
-        }) { return done }
-        var s = s
-        s.withUTF8 { u in
+        func append(_ u: UnsafeBufferPointer<UInt8>) {
             uint(UInt64(u.count))
             bytes.append(contentsOf: u)
         }
+        // Native strings lend their UTF-8 in place; others (bridged, never here in practice) are copied.
+        if s.utf8.withContiguousStorageIfAvailable(append) != nil { return }
+        var s = s
+        s.withUTF8(append)
     }
 
     public mutating func date(_ d: Date) {
