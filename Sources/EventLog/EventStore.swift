@@ -67,6 +67,12 @@ extension LogWriter {
     public func releaseReadPages() {}
 }
 
+extension EventStore {
+    public func writeInBackground<T: Sendable>(_ body: @escaping @Sendable (any LogWriter) throws -> T) async throws -> T {
+        try await write(body)
+    }
+}
+
 /// The append-only event log. Implementations: `LMDBEventStore` (the product) and `MemoryEventStore`
 /// (its in-memory twin for tests); one behavioural test suite runs against both.
 public protocol EventStore: AnyObject, Sendable {
@@ -77,6 +83,11 @@ public protocol EventStore: AnyObject, Sendable {
     /// another request of its group failed half-way): it must have no effects outside the transaction.
     /// If it throws, none of its writes are kept; the rest of its group commits.
     func write<T: Sendable>(_ body: @escaping @Sendable (any LogWriter) throws -> T) async throws -> T
+    /// As `write`, for bulk work that should not take the processor from the work feeding it (a
+    /// rebuild's rows, while the next batch is folded): run by a writer of lower scheduling
+    /// priority than commands' writes, one transaction at a time with them. In order with the other
+    /// background writes; in no particular order with `write`'s.
+    func writeInBackground<T: Sendable>(_ body: @escaping @Sendable (any LogWriter) throws -> T) async throws -> T
     /// The same as `write`, without suspending: `body` is queued before this returns (so requests
     /// submitted one after another from one thread or actor commit in that order) and `completion`
     /// runs once its group is durable, or with the error.

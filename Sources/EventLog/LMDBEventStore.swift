@@ -62,12 +62,18 @@ public final class LMDBEventStore: EventStore, @unchecked Sendable {
     private var folderLock: FolderLock?
     private var watcher: FileWatcher?
 
-    // Writer state: the queue is guarded by `queueCondition`; the rest is touched only by the writer thread.
+    // Writer state: the queues are guarded by `queueCondition`; the rest is touched only by the
+    // writer threads, one transaction at a time (`transactionLock`).
     private let queueCondition = NSCondition()
     private var queue: [WriteRequest] = []
     private var stopping = false
     private var writerDone = DispatchSemaphore(value: 0)
     private var writerRunning = false
+    /// `writeInBackground`'s requests, and whether its thread runs (started at the first one).
+    private var backgroundQueue: [WriteRequest] = []
+    private var backgroundDone = DispatchSemaphore(value: 0)
+    private var backgroundRunning = false
+    private let transactionLock = NSLock()
     private var committedNext: UInt64 = 1
     private var committedHash = ChainHash.genesis
     private let growths = Atomic<Int>(0)
@@ -241,8 +247,15 @@ public final class LMDBEventStore: EventStore, @unchecked Sendable {
         enqueue(TypedWriteRequest(body, reply: .completion(completion)))
     }
 
-    /// Queues a request for the writer thread, or finishes it at once with the reason it cannot run.
-    private func enqueue(_ request: WriteRequest) {
+    public func writeInBackground<T: Sendable>(_ body: @escaping @Sendable (any LogWriter) throws -> T) async throws -> T {
+        try await withUnsafeThrowingContinuation { (c: UnsafeContinuation<T, any Error>) in
+            enqueue(TypedWriteRequest(body, reply: .continuation(c)), background: true)
+        }
+    }
+
+    /// Queues a request for the writer thread (or the background writer's), or finishes it at once
+    /// with the reason it cannot run.
+    private func enqueue(_ request: WriteRequest, background: Bool = false) {
         if options.readOnly {
             request.finish(.failure(EventLogError(.readOnly, "this store was opened read-only")))
             return
@@ -253,8 +266,19 @@ public final class LMDBEventStore: EventStore, @unchecked Sendable {
             request.finish(.failure(EventLogError(.closed, "the event store is closing")))
             return
         }
-        queue.append(request)
-        queueCondition.signal()
+        if background {
+            backgroundQueue.append(request)
+            if !backgroundRunning {
+                backgroundRunning = true
+                let thread = Thread { [self] in backgroundLoop() }
+                thread.name = "eventlog-bulk"
+                thread.stackSize = 4 << 20
+                thread.start()
+            }
+        } else {
+            queue.append(request)
+        }
+        queueCondition.broadcast()
         queueCondition.unlock()
     }
 
@@ -308,10 +332,34 @@ public final class LMDBEventStore: EventStore, @unchecked Sendable {
                 queue.removeFirst(options.maxBatchRequests)
             }
             queueCondition.unlock()
-            runBatch(batch)
+            transactionLock.withLock { runBatch(batch) }
         }
+        // The background writer's last answers go through the syncer too.
+        queueCondition.lock()
+        let background = backgroundRunning
+        queueCondition.unlock()
+        if background { backgroundDone.wait() }
         syncer?.finish()
         writerDone.signal()
+    }
+
+    /// The background writer: `writeInBackground`'s requests one at a time (each is a large
+    /// transaction of its own), at a lower priority (`BackgroundThread`). When closing, the writer thread waits for it
+    /// before it stops the syncer, which answers its requests too.
+    private func backgroundLoop() {
+        BackgroundThread.lowerCurrentPriority()
+        while true {
+            queueCondition.lock()
+            while backgroundQueue.isEmpty && !stopping { queueCondition.wait() }
+            if backgroundQueue.isEmpty && stopping {
+                queueCondition.unlock()
+                break
+            }
+            let request = backgroundQueue.removeFirst()
+            queueCondition.unlock()
+            transactionLock.withLock { runBatch([request]) }
+        }
+        backgroundDone.signal()
     }
 
     /// Called after a successful commit. In `durable` mode the commit synced its data pages but not

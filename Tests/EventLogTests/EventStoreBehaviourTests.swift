@@ -276,6 +276,47 @@ struct EventStoreBehaviourTests {
         }
     }
 
+    @Test("background writes commit beside ordinary ones, in their own order; a throwing one leaves nothing", arguments: StoreKind.allCases)
+    func backgroundWrites(kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            struct Boom: Error {}
+            // Thirty background writes, each putting its number and moving a checkpoint, issued one
+            // after another without waiting, while thirty appends run beside them.
+            let outcomes = await withTaskGroup(of: Bool.self) { group -> [Bool] in
+                var pending: [Task<Void, any Error>] = []
+                for i in 0..<30 {
+                    let before = pending.last
+                    pending.append(Task {
+                        try await before?.value
+                        try await store.writeInBackground { w in
+                            try w.put([UInt8(i)], [UInt8(i)], in: "bulk")
+                            try w.setCheckpoint("bulk", UInt64(i + 1))
+                        }
+                    })
+                    group.addTask { (try? await store.append(to: "s-\(i)", [event()])) != nil }
+                }
+                for p in pending { group.addTask { (try? await p.value) != nil } }
+                return await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(outcomes.count == 60 && outcomes.allSatisfy { $0 })
+            await #expect(throws: Boom.self) {
+                try await store.writeInBackground { w in
+                    try w.put([200], [1], in: "bulk")
+                    try w.setCheckpoint("bulk", 999)
+                    throw Boom()
+                }
+            }
+            #expect(store.committedHead == 30)
+            try store.read { (r) throws in
+                #expect(try r.checkpoint("bulk") == 30)
+                var keys: [UInt8] = []
+                try r.scan("bulk", from: []) { k, _ in keys.append(k.first!); return true }
+                #expect(keys == Array(0..<30))
+            }
+            #expect(try store.verify().ok)
+        }
+    }
+
     @Test("a failing request does not spoil the others committed with it", arguments: StoreKind.allCases)
     func failuresAreIsolatedInAGroup(kind: StoreKind) async throws {
         try await withStore(kind) { store in

@@ -104,6 +104,32 @@ struct LMDBStoreTests {
         #endif
     }
 
+    @Test("background writes run at a lower priority than ordinary ones, and closing answers those still queued")
+    func backgroundPriority() async throws {
+        let dir = try TempDir()
+        let s = try LMDBEventStore(directory: dir.url)
+        #if os(Linux)
+        let ordinary = try await s.write { _ in getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0) }
+        let background = try await s.writeInBackground { _ in getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0) }
+        #expect(background == ordinary + BackgroundThread.nice)
+        #endif
+        // Queued and not awaited, then closed: each is answered, committed or refused, none hangs.
+        let queued = (0..<20).map { i in
+            Task { try await s.writeInBackground { w in try w.put([UInt8(i)], [1], in: "bulk") } }
+        }
+        try await Task.sleep(for: .milliseconds(5))
+        s.close()
+        var committed = 0
+        for q in queued {
+            do { try await q.value; committed += 1 } catch let e as EventLogError { #expect(e.code == .closed) }
+        }
+        let again = try LMDBEventStore(directory: dir.url)
+        defer { again.close() }
+        var stored = 0
+        try again.read { (r) throws in try r.scan("bulk", from: []) { _, _ in stored += 1; return true } }
+        #expect(stored == committed)
+    }
+
     @Test("a tiny initial map fills and grows without losing or refusing an append")
     func mapGrows() async throws {
         let dir = try TempDir()
