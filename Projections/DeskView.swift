@@ -83,10 +83,10 @@ public final class DeskView: Projection, @unchecked Sendable {
     var absorbed: [ContactId: [ContactId]] = [:]
     /// Tickets by what the Chronicle filters on (status, type, criticality, level), so that a rare
     /// value (status "resolved", level 3) is found from its few tickets, not by walking the feed.
-    var byStatus: [TicketStatus: TicketSet] = [:]
-    var byType: [TicketType: TicketSet] = [:]
-    var byCriticality: [Criticality: TicketSet] = [:]
-    var byLevel: [SupportLevel: TicketSet] = [:]
+    var byStatus = FacetIndex<TicketStatus>()
+    var byType = FacetIndex<TicketType>()
+    var byCriticality = FacetIndex<Criticality>()
+    var byLevel = FacetIndex<SupportLevel>()
     /// Live contacts' names and addresses, lower-cased, for the contacts search.
     var contactSearch = ContactSearchIndex()
     /// Tickets in the order they were opened, and whether their opening times are in that order too
@@ -138,10 +138,10 @@ public final class DeskView: Projection, @unchecked Sendable {
             everOrganisations = [:]
             absorbed = [:]
             contactSearch = ContactSearchIndex()
-            byStatus = [:]
-            byType = [:]
-            byCriticality = [:]
-            byLevel = [:]
+            byStatus = FacetIndex()
+            byType = FacetIndex()
+            byCriticality = FacetIndex()
+            byLevel = FacetIndex()
             openedOrder = []
             openedInOrder = true
             lastOpenedAt = nil
@@ -184,7 +184,7 @@ public final class DeskView: Projection, @unchecked Sendable {
             }
             dropped("activity (last activity per ticket)") { activity = ActivityTable() }
             dropped("feed (activity order)") { feed = [] }
-            dropped("facet indexes (status, type, criticality, level)") { byStatus = [:]; byType = [:]; byCriticality = [:]; byLevel = [:] }
+            dropped("facet indexes (status, type, criticality, level)") { byStatus = FacetIndex(); byType = FacetIndex(); byCriticality = FacetIndex(); byLevel = FacetIndex() }
             dropped("assigned (mine)") { assigned = [:] }
             dropped("tickets by contact and organisation") { byContact = [:]; byOrganisation = [:] }
             dropped("open tickets' facts, opening order") { openFacts = [:]; openedOrder = [] }
@@ -231,6 +231,14 @@ public final class DeskView: Projection, @unchecked Sendable {
         default: false
         }
         let facetsBefore = refacets ? ticket.flatMap { tickets.peek($0, Facets.init) } : nil
+        // Only these change what `OpenFacts` holds (`TicketState.apply`: status, responsible, spam,
+        // merged; the first answer ends the reaction due time; the rest is set at opening). The
+        // view followed live, rebuilt and loaded (which indexes every ticket) are compared by a test.
+        let refacts = switch event {
+        case .ticketOpened, .ticketAccepted, .ticketReassigned, .statusChanged, .markedAsSpam, .ticketMerged: true
+        case .commentAdded: ticket.flatMap { tickets.peek($0) { $0.firstResponseAt == nil } } ?? false
+        default: false
+        }
         if let n = ticket {
             // As `DeskState.evolve`, on the view's own table, in place.
             tickets.evolve(n, event, at: at)
@@ -271,7 +279,7 @@ public final class DeskView: Projection, @unchecked Sendable {
                 feed.append((record.sequence, n))
             }
             dirtyTickets.insert(n)
-            indexOpen(n)
+            if refacts { indexOpen(n) }
             if refacets { noteFacets(n, from: facetsBefore, to: tickets.peek(n, Facets.init)) }
             let assignedNow = reassigns ? tickets.peek(n, Self.assignees) ?? [] : []
             if reassigns, assignedNow != assignedBefore {
@@ -317,10 +325,10 @@ public final class DeskView: Projection, @unchecked Sendable {
 
     func noteFacets(_ n: TicketNumber, from a: Facets?, to b: Facets?) {
         guard a != b else { return }
-        func move<K: Hashable>(_ index: inout [K: TicketSet], _ old: K?, _ new: K?) {
+        func move<K: FacetKey>(_ index: inout FacetIndex<K>, _ old: K?, _ new: K?) {
             guard old != new else { return }
-            if let old { index[old]?.remove(n) }
-            if let new { index[new, default: []].insert(n) }
+            if let old { index[old].remove(n) }
+            if let new { index[new].insert(n) }
         }
         move(&byStatus, a?.status, b?.status)
         move(&byType, a?.type, b?.type)
@@ -345,7 +353,6 @@ public final class DeskView: Projection, @unchecked Sendable {
         var overdueAfter: Date?
         /// Position of the status in alphabetical order of the raw values (the queues' status sort).
         var statusRank: UInt8
-        var activity: UInt64
 
         func overdue(_ now: Date) -> Bool { overdueAfter.map { now > $0 } ?? false }
 
@@ -371,12 +378,13 @@ public final class DeskView: Projection, @unchecked Sendable {
         openedOrder.append(n)
     }
 
+    /// Sets ticket `n`'s open facts from the ticket as it is now. (Only after the events that can
+    /// change them: `fold`'s `refacts`.)
     func indexOpen(_ n: TicketNumber) {
-        let activity = activity.sequence(n) ?? 0
         let facts = tickets.peek(n) { (t: borrowing TicketState) -> OpenFacts? in
             guard t.status.isOpen, !t.spam, t.mergedInto == nil else { return nil }
             return OpenFacts(premium: t.premium, unaccepted: t.responsible == nil, status: t.status, overdueAfter: Self.overdueAfter(t),
-                             statusRank: OpenFacts.rank(of: t.status), activity: activity)
+                             statusRank: OpenFacts.rank(of: t.status))
         }
         openFacts[n] = facts ?? nil
     }

@@ -3,7 +3,7 @@ import DeskEngine
 import EventLog
 import Foundation
 @testable import Projections
-import SupportDesk
+@testable import SupportDesk
 import Testing
 
 /// A temporary LMDB folder, removed afterwards.
@@ -76,7 +76,7 @@ struct ProjectionsTests {
             #expect(!open.isEmpty && open == rebuilt.read { $0.openFacts } && open == loaded.read { $0.openFacts })
             func facets(_ v: DeskView) -> [String] {
                 v.read { v in
-                    func rows<K>(_ d: [K: TicketSet]) -> [String] { d.filter { !$0.value.isEmpty }.map { "\($0.key) \($0.value.sorted())" }.sorted() }
+                    func rows<K>(_ f: FacetIndex<K>) -> [String] { f.nonEmpty.map { "\($0.key) \($0.value.sorted())" }.sorted() }
                     return rows(v.byStatus) + rows(v.byType) + rows(v.byCriticality) + rows(v.byLevel)
                 }
             }
@@ -517,6 +517,28 @@ extension ProjectionsTests {
         for c in contacts.prefix(10) {
             #expect(loaded.clientTickets(contact: c).map(\.number) == view.clientTickets(contact: c).map(\.number), "loaded \(c)")
         }
+    }
+
+    @Test("a ticket marked as spam or merged away leaves the open tickets even when no status change follows")
+    func openFactsWithoutStatusChange() async throws {
+        let store = MemoryEventStore()
+        _ = try await generated(store, tickets: 40, seed: 5)
+        let view = DeskView()
+        let runner = ProjectionRunner(store: store, projections: [view])
+        try await runner.prepare()
+        let open = view.read { v in v.openFacts.map(\.key).sorted() }
+        #expect(open.count >= 3)
+        // Events alone, as an older desk or another writer may have stored them (the processor
+        // closes such tickets in the same command).
+        for event in [DeskEvent.markedAsSpam(MarkedAsSpam(ticket: open[0], by: "olga")),
+                      .ticketMerged(TicketMerged(ticket: open[1], into: open[2], by: "olga"))] {
+            let enc = try EventCodec.encode(event)
+            try await store.append(to: Streams.ticket(event.ticket!), [NewEvent(type: enc.type, schemaVersion: enc.schemaVersion,
+                                                                                 timestamp: Date(), payload: enc.payload)])
+        }
+        try await runner.catchUp(view, progress: nil)
+        #expect(view.read { v in v.tickets[open[0]]!.status.isOpen && v.tickets[open[1]]!.status.isOpen })
+        #expect(view.read { v in v.openFacts[open[0]] == nil && v.openFacts[open[1]] == nil && v.openFacts[open[2]] != nil })
     }
 
     @Test("the queues, from the open-ticket index, match a scan of every ticket: counts, order and first rows")

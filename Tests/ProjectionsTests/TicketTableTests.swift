@@ -64,6 +64,21 @@ struct TicketTableTests {
         #expect(byRawValue.enumerated().allSatisfy { DeskView.OpenFacts.rank(of: $0.element) == UInt8($0.offset) })
     }
 
+    @Test("each facet value has its own position among its cases, and a FacetIndex keeps each value's tickets apart")
+    func facetIndexes() {
+        func positions<K: FacetKey>(_: K.Type) -> [Int] { K.allCases.map(\.facetIndex).sorted() }
+        #expect(positions(TicketStatus.self) == Array(0..<TicketStatus.allCases.count))
+        #expect(positions(TicketType.self) == Array(0..<TicketType.allCases.count))
+        #expect(positions(Criticality.self) == Array(0..<Criticality.allCases.count))
+        #expect(positions(SupportLevel.self) == Array(0..<SupportLevel.allCases.count))
+        var index = FacetIndex<TicketStatus>()
+        for (n, s) in [(1, TicketStatus.new), (2, .closed), (3, .new), (4, .waitingForClient)] { index[s].insert(n) }
+        index[.new].remove(3)
+        index[.resolved].insert(3)
+        #expect(index.nonEmpty == [.new: [1], .closed: [2], .resolved: [3], .waitingForClient: [4]])
+        #expect(index[.accepted].isEmpty)
+    }
+
     @Test("TicketSet behaves as a Set of numbers, and lists its bitmap part in ascending order")
     func ticketSet() {
         var rng = SystemRandomNumberGenerator()
