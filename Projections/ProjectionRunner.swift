@@ -18,9 +18,18 @@ public protocol Projection: AnyObject, Sendable {
     var databases: [String] { get }
     /// Forgets everything (before a rebuild).
     func reset()
-    /// Folds a batch of events, in log order. The records come without their `payload` and
-    /// `hash` (the event is there decoded).
+    /// Folds a batch of events, in log order. The records carry only their sequence, type, schema
+    /// version, timestamp and actor (`RecordFormat.decodeForFold`): no payload (the event is there
+    /// decoded), hash, stream, version, id, correlation or causation.
     func apply(_ batch: ArraySlice<(event: DeskEvent, record: RecordedEvent)>)
+    /// Work on a batch that needs nothing but the batch (no state of the projection): a rebuild
+    /// runs it on the thread that read the batch, off the fold's critical path, and hands what it
+    /// returns to `apply(_:prepared:)` with each slice of that batch (slices keep the batch's
+    /// indexes). `lists`: the notify lists the batch's events were decoded with, for lists made
+    /// here (used on this thread only). Nil: nothing to prepare.
+    func prepare(_ batch: ArraySlice<(event: DeskEvent, record: RecordedEvent)>, lists: NotifyListCache?) -> (any Sendable)?
+    /// `apply(_:)` with what `prepare` made of the batch this slice is part of; the same outcome.
+    func apply(_ batch: ArraySlice<(event: DeskEvent, record: RecordedEvent)>, prepared: (any Sendable)?)
     /// Writes the rows changed since the last flush. May run more than once for one batch (the log
     /// can redo a transaction): it must not change the projection; `didFlush` follows the commit.
     func flush(into writer: any LogWriter) throws
@@ -42,6 +51,8 @@ extension Projection {
     /// Folds a whole array of events.
     public func apply(_ batch: [(event: DeskEvent, record: RecordedEvent)]) { apply(batch[...]) }
     public func takeFlush() -> (@Sendable (any LogWriter) throws -> Void)? { nil }
+    public func prepare(_ batch: ArraySlice<(event: DeskEvent, record: RecordedEvent)>, lists: NotifyListCache?) -> (any Sendable)? { nil }
+    public func apply(_ batch: ArraySlice<(event: DeskEvent, record: RecordedEvent)>, prepared: (any Sendable)?) { apply(batch) }
     public var pendingRows: Int { 0 }
 }
 
@@ -231,7 +242,8 @@ public final class ProjectionRunner: Sendable {
         guard let first = ps.first else { return }
         var t = RebuildTimings()
         defer { timings.withLock { $0 = t } }
-        var ahead: Task<([(event: DeskEvent, record: RecordedEvent)], UInt64), any Error>?
+        // The next batch, its last sequence and what the first projection prepared of it.
+        var ahead: Task<([(event: DeskEvent, record: RecordedEvent)], UInt64, (any Sendable)?), any Error>?
         // The last write of rows and checkpoint, and the one before it. Each write starts after the
         // one before has committed (so what is stored is always the rows and checkpoint of one
         // point in the log, and a failed write stops those after it); the fold goes on while the
@@ -244,6 +256,8 @@ public final class ProjectionRunner: Sendable {
         // The batch folded last, freed by the task that reads the next one: its events were made
         // on that side, and freeing ~50,000 of them is work the folding side need not do.
         let spent = SpentBatch()
+        // Notify lists decoded once for the whole rebuild (each batch read after the one before).
+        let lists = NotifyListCache()
         defer { ahead?.cancel() }
         do {
             while true {
@@ -251,12 +265,14 @@ public final class ProjectionRunner: Sendable {
                 let head = store.committedHead
                 guard from <= head else { break }
                 let (batch, last): ([(event: DeskEvent, record: RecordedEvent)], UInt64)
+                let prepared: (any Sendable)?
                 var clock = monotonicNow()
                 if let pending = ahead {
-                    (batch, last) = try await pending.value
+                    (batch, last, prepared) = try await pending.value
                     ahead = nil
                 } else {
-                    (batch, last) = try readBatch(from: from, head: head, limit: batchSize)
+                    (batch, last) = try readBatch(from: from, head: head, limit: batchSize, lists: lists)
+                    prepared = first.prepare(batch[...], lists: lists)
                 }
                 t.waitingForReads += monotonicNow() - clock
                 // The others fold the whole batch on another thread meanwhile (started before the
@@ -271,7 +287,8 @@ public final class ProjectionRunner: Sendable {
                     ahead = Task { [self, spent] in
                         try await BackgroundThread.run {
                             spent.drop()
-                            return try self.readBatch(from: last + 1, head: head, limit: batchSize)
+                            let (next, nextLast) = try self.readBatch(from: last + 1, head: head, limit: batchSize, lists: lists)
+                            return (next, nextLast, first.prepare(next[...], lists: lists))
                         }
                     }
                 }
@@ -284,7 +301,7 @@ public final class ProjectionRunner: Sendable {
                     clock = monotonicNow()
                     repeat {
                         let next = min(end + foldSlice, batch.count)
-                        first.apply(batch[end..<next])
+                        first.apply(batch[end..<next], prepared: prepared)
                         end = next
                     } while end < batch.count && first.pendingRows <= maxRowsPerFlush
                     let upTo = end == batch.count ? last : batch[end - 1].record.sequence
@@ -354,9 +371,10 @@ public final class ProjectionRunner: Sendable {
     }
 
     /// The decoded desk events from `from` up to `head`, at most `limit` records; and the last
-    /// sequence read (records of unknown types are skipped but counted). The records' `payload` and
-    /// `hash` are empty: the projections get the event decoded (`RecordFormat.decodeWithoutBytes`).
-    func readBatch(from: UInt64, head: UInt64, limit: Int) throws -> ([(event: DeskEvent, record: RecordedEvent)], UInt64) {
+    /// sequence read (records of unknown types are skipped but counted). The records hold only
+    /// what the folds read (`RecordFormat.decodeForFold`): the projections get the event decoded.
+    /// `lists`: notify lists read before (`NotifyListCache`); used by this call's thread only.
+    func readBatch(from: UInt64, head: UInt64, limit: Int, lists: NotifyListCache? = nil) throws -> ([(event: DeskEvent, record: RecordedEvent)], UInt64) {
         var batch: [(event: DeskEvent, record: RecordedEvent)] = []
         // At its full size at once: grown by doubling, a batch of ~400-byte elements was copied
         // again and again into fresh memory (a fifth of the reading).
@@ -364,11 +382,11 @@ public final class ProjectionRunner: Sendable {
         var last = from - 1
         try store.read { r in
             try r.forEachRawRecord(from: from) { seq, raw in
-                let (rec, payload) = try RecordFormat.decodeWithoutBytes(raw)
+                let (rec, payload) = try RecordFormat.decodeForFold(raw)
                 last = seq
                 // What was read of the map need not stay resident (the pages stay in the page cache).
                 if (seq - from) % 16_384 == 16_383 { store.releaseReadPages() }
-                if let event = try EventCodec.decodeIfKnown(type: rec.type, schemaVersion: rec.schemaVersion, bytes: payload) {
+                if let event = try EventCodec.decodeIfKnown(type: rec.type, schemaVersion: rec.schemaVersion, bytes: payload, lists: lists) {
                     batch.append((event, rec))
                 }
                 return seq < head && seq - from + 1 < UInt64(limit)

@@ -87,6 +87,14 @@ struct TicketTable {
         releaseIfEmpty(l, of: n)
     }
 
+    /// Puts `ticket` in slot `n` live, as `evolve` does with the event that opens it (made
+    /// beforehand: `DeskView.PreparedOpenings`); `ticket` is left with what the slot held.
+    mutating func place(_ n: TicketNumber, _ ticket: inout TicketState?) {
+        let l = thawSlot(n)
+        swap(&live[Int(l)], &ticket)
+        releaseIfEmpty(l, of: n)
+    }
+
     /// After a change through live index `l` (ticket `n`'s): if it left no ticket there, the index
     /// is free again and `n` has no slot. Looked at in place (comparing the slot with `nil` copied
     /// the ticket).

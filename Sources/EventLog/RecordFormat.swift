@@ -165,7 +165,15 @@ public enum RecordFormat {
         return (record, UnsafeRawBufferPointer(rebasing: raw[range]))
     }
 
-    static func decode(_ raw: UnsafeRawBufferPointer, copyingBytes: Bool) throws -> (record: RecordedEvent, payload: Range<Int>) {
+    /// As `decodeWithoutBytes`, keeping only what a projection's fold reads: sequence, type, schema
+    /// version, timestamp and actor. The stream, version, id, correlation and causation are left
+    /// empty (a rebuild decodes millions of records; their strings were a fifth of reading one).
+    public static func decodeForFold(_ raw: UnsafeRawBufferPointer) throws -> (record: RecordedEvent, payload: UnsafeRawBufferPointer) {
+        let (record, range) = try decode(raw, copyingBytes: false, lean: true)
+        return (record, UnsafeRawBufferPointer(rebasing: raw[range]))
+    }
+
+    static func decode(_ raw: UnsafeRawBufferPointer, copyingBytes: Bool, lean: Bool = false) throws -> (record: RecordedEvent, payload: Range<Int>) {
         guard raw.count >= headerSize + hashSize else {
             throw EventLogError(.corrupted, "record of \(raw.count) bytes is shorter than the minimum \(headerSize + hashSize)")
         }
@@ -197,6 +205,17 @@ public enum RecordFormat {
         func str(_ n: Int) -> String {
             defer { o += n }
             return String(decoding: UnsafeRawBufferPointer(rebasing: raw[o..<(o + n)]), as: UTF8.self)
+        }
+        if lean {
+            o += sLen
+            let type = str(tLen)
+            let actor = flags & 1 != 0 ? str(aLen) : nil
+            let range = o + cLen + kLen..<(o + cLen + kLen + pLen)
+            let record = RecordedEvent(
+                sequence: seq, stream: "", version: 0, id: UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)), type: type,
+                schemaVersion: schema, timestampMicros: ts, metadata: EventMetadata(actor: actor),
+                payload: [], hash: [])
+            return (record, range)
         }
         let stream = str(sLen)
         let type = str(tLen)

@@ -328,6 +328,8 @@ struct Reader {
     let bytes: UnsafeRawBufferPointer
     /// Values with a hand-written compact form nested in Codable ones read it (false: Codable only).
     var useFast = true
+    /// Where notify lists decoded before are found (`partyList`); nil: each one decoded.
+    var lists: NotifyListCache? = nil
 
     @inline(__always) func byte(_ at: Int) throws -> UInt8 {
         guard at >= 0, at < bytes.count else { throw CompactCoding.corrupt("truncated at \(at)", []) }

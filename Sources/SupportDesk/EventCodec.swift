@@ -95,13 +95,15 @@ public enum EventCodec {
 
     /// The same, or nil for a type this build does not know (`isKnown` false) — one lookup of the
     /// type where `isKnown` and then `decode` make two (a rebuild reads every record).
-    public static func decodeIfKnown(type: String, schemaVersion: UInt16, bytes raw: UnsafeRawBufferPointer) throws -> DeskEvent? {
+    /// `lists`: notify lists decoded before, whose arrays the events then share (`NotifyListCache`).
+    public static func decodeIfKnown(type: String, schemaVersion: UInt16, bytes raw: UnsafeRawBufferPointer,
+                                     lists: NotifyListCache? = nil) throws -> DeskEvent? {
         guard let entry = byType[type] else { return nil }
-        return try decode(entry, type: type, schemaVersion: schemaVersion, bytes: raw, with: nil)
+        return try decode(entry, type: type, schemaVersion: schemaVersion, bytes: raw, with: nil, lists: lists)
     }
 
     private static func decode(_ entry: Kind, type: String, schemaVersion: UInt16, bytes raw: UnsafeRawBufferPointer,
-                               with decoder: JSONDecoder?) throws -> DeskEvent {
+                               with decoder: JSONDecoder?, lists: NotifyListCache? = nil) throws -> DeskEvent {
         guard schemaVersion <= entry.payload.schemaVersion, schemaVersion >= 1 else {
             throw UnknownEvent(type: type, schemaVersion: schemaVersion)
         }
@@ -110,7 +112,7 @@ public enum EventCodec {
         if schemaVersion < kind.schemaVersion {
             return try upgrade(type: type, from: schemaVersion, payload)
         }
-        if let fast = entry.fast, raw.first == CompactCoding.marker { return try fast(Reader(bytes: raw)) }
+        if let fast = entry.fast, raw.first == CompactCoding.marker { return try fast(Reader(bytes: raw, lists: lists)) }
         return try payload.decode(kind).event
     }
 

@@ -237,7 +237,7 @@ extension CommentAdded: FastCompact {
             case "author": author = try r.value(v)
             case "text": text = try r.value(v)
             case "isInternal": isInternal = try r.value(v)
-            case "notify": notify = try r.value(v)
+            case "notify": notify = try r.partyList(v)
             case "attachments": attachments = try r.value(v)
             case "channel": channel = try r.optional(v)
             case "externalId": externalId = try r.optional(v)

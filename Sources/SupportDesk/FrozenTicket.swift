@@ -90,10 +90,13 @@ public struct InternTable<Value: InternKey>: Sendable {
 
     /// The index of `value`, adding it if it is new. (Inlinable, so that other modules' tables are
     /// specialised rather than run through generic dictionary code.)
-    @inlinable public mutating func id(of value: Value) -> UInt32 {
+    @inlinable public mutating func id(of value: Value) -> UInt32 { idAdding(value).id }
+
+    /// The index of `value`, and whether it was added now (the table then holds `value` itself).
+    @inlinable public mutating func idAdding(_ value: Value) -> (id: UInt32, added: Bool) {
         let key = Key(value: value, hash: value.internHash)
-        if let i = index[key] { return i }
-        return add(key)
+        if let i = index[key] { return (i, false) }
+        return (add(key), true)
     }
 
     @usableFromInline mutating func add(_ key: Key) -> UInt32 {
@@ -110,13 +113,25 @@ public struct InternTable<Value: InternKey>: Sendable {
 public struct FrozenPools: Sendable {
     private var notifyLists = InternTable<[Party]>()
     private var staffSets = InternTable<Set<StaffId>>()
+    /// Notify lists by the address of their elements, for the arrays `notifyLists` holds (so the
+    /// address is theirs for as long as the pools live): a ticket thawed from these pools, or an
+    /// event whose list came from a `NotifyListCache`, carries those very arrays, found here
+    /// without hashing their parties.
+    private var listsByAddress: [UInt: UInt32] = [:]
 
     public init() {}
 
     /// How many distinct notify lists and staff sets are held.
     public var counts: (notifyLists: Int, staffSets: Int) { (notifyLists.count, staffSets.count) }
 
-    mutating func id(of list: [Party]) -> UInt32 { notifyLists.id(of: list) }
+    mutating func id(of list: [Party]) -> UInt32 {
+        let address = list.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+        if let id = listsByAddress[address] { return id }
+        let (id, added) = notifyLists.idAdding(list)
+        // Only an array the table now holds: another one's address may be reused once it is freed.
+        if added { listsByAddress[address] = id }
+        return id
+    }
     mutating func id(of set: Set<StaffId>) -> UInt32 { staffSets.id(of: set) }
 
     /// The lists and sets as they are now, to write frozen tickets as rows on another thread

@@ -320,21 +320,11 @@ public struct DeskState: Sendable, Hashable {
     /// the desk view keeps its tickets in a table of its own and folds them in place through this.
     public static func evolve(_ ticket: inout TicketState?, _ event: DeskEvent, at: Date) {
         if case .ticketOpened(let e) = event {
-            var t = TicketState(number: e.ticket, channel: e.channel, subject: e.subject, contact: e.contact,
-                                organisation: e.organisation, language: e.language, openedAt: at, premium: e.premium,
-                                participants: Set(e.participants))
-            t.tierId = e.tierId
-            t.reactionDue = e.reactionDue
-            t.resolutionDue = e.resolutionDue
-            t.escalationDue = e.escalationDue
-            t.origin = e.origin
-            t.comments = [CommentState(number: 1, author: e.openedBy, text: e.body, isInternal: false,
-                                       notify: TicketState.openingNotify(e), attachments: e.attachments, at: at)]
-            ticket = t
+            ticket = TicketState(opening: e, at: at)
         } else {
             ticket?.apply(event, at: at)
+            ticket?.version += 1
         }
-        ticket?.version += 1
     }
 
     private mutating func bumpVersion(of event: DeskEvent) {
@@ -361,6 +351,23 @@ public struct DeskState: Sendable, Hashable {
 }
 
 extension TicketState {
+    /// The ticket `e` opens, as `DeskState.evolve` makes it (version 1): a function of the event
+    /// alone, so a projection's rebuild can make it before the fold (`DeskView.prepare`).
+    /// `participants`: `Set(e.participants)`, when the caller has it already.
+    public init(opening e: TicketOpened, at: Date, participants: Set<StaffId>? = nil) {
+        self.init(number: e.ticket, channel: e.channel, subject: e.subject, contact: e.contact,
+                  organisation: e.organisation, language: e.language, openedAt: at, premium: e.premium,
+                  participants: participants ?? Set(e.participants))
+        tierId = e.tierId
+        reactionDue = e.reactionDue
+        resolutionDue = e.resolutionDue
+        escalationDue = e.escalationDue
+        origin = e.origin
+        comments = [CommentState(number: 1, author: e.openedBy, text: e.body, isInternal: false,
+                                 notify: TicketState.openingNotify(e), attachments: e.attachments, at: at)]
+        version = 1
+    }
+
     /// The opening message goes to the staff on the ticket and, for the record, to its author.
     static func openingNotify(_ e: TicketOpened) -> [Party] {
         var out: [Party] = []

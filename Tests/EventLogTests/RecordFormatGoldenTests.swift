@@ -97,4 +97,28 @@ struct RecordFormatGoldenTests {
         }
         #expect(pairs.contains { $0.2.count == 300 } && pairs.contains { $0.2.isEmpty })
     }
+
+    @Test("decodeForFold keeps sequence, type, schema, time and actor, and finds the payload after the fields it skips")
+    func forFold() async throws {
+        let store = MemoryEventStore()
+        try await Self.history(store)
+        let triples = try store.read { r -> [(RecordedEvent, RecordedEvent, [UInt8])] in
+            var out: [(RecordedEvent, RecordedEvent, [UInt8])] = []
+            try r.forEachRawRecord(from: 1) { _, raw in
+                let (lean, payload) = try RecordFormat.decodeForFold(raw)
+                out.append((try RecordFormat.decode(raw), lean, Array(payload)))
+                return true
+            }
+            return out
+        }
+        #expect(triples.count == 6)
+        #expect(triples.contains { $0.0.metadata.correlationId != nil || $0.0.metadata.causationId != nil })
+        #expect(triples.contains { $0.0.metadata.actor != nil } && triples.contains { $0.0.metadata.actor == nil })
+        for (full, lean, payload) in triples {
+            #expect(payload == full.payload)
+            #expect(lean.sequence == full.sequence && lean.type == full.type && lean.schemaVersion == full.schemaVersion)
+            #expect(lean.timestampMicros == full.timestampMicros && lean.metadata.actor == full.metadata.actor)
+            #expect(lean.stream.isEmpty && lean.metadata.correlationId == nil && lean.payload.isEmpty && lean.hash.isEmpty)
+        }
+    }
 }

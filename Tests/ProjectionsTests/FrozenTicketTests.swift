@@ -247,6 +247,63 @@ struct FrozenTicketTests {
         #expect(strings.count == reference.count)
     }
 
+    @Test("notify lists found by their storage give the same index as by their parties, however arrays are made and freed")
+    func listsByAddress() {
+        var pools = FrozenPools()
+        var reference: [[Party]: UInt32] = [:]
+        var kept: [[Party]] = []
+        var rng = SystemRandomNumberGenerator()
+        for round in 0..<5_000 {
+            // Fresh arrays (freed again at once, so their addresses are reused for other lists),
+            // arrays the pools hold, and the empty list.
+            let list: [Party]
+            switch round % 3 {
+            case 0 where !kept.isEmpty: list = kept.randomElement(using: &rng)!
+            default: list = (0..<Int.random(in: 0...3, using: &rng)).map { _ in
+                Bool.random(using: &rng) ? .staff("s\(Int.random(in: 0..<4, using: &rng))") : .contact("c\(Int.random(in: 0..<4, using: &rng))")
+            }
+            }
+            let id = pools.id(of: list)
+            #expect(reference[list, default: id] == id, "\(list)")
+            reference[list] = id
+            if round % 7 == 0 { kept.append(pools.snapshot.notifyLists[Int(id)]) }
+        }
+        #expect(pools.counts.notifyLists == reference.count)
+    }
+
+    @Test("a notify list cache hands back the same array for the same bytes, and starts again when full")
+    func notifyListCache() throws {
+        func comment(_ notify: [Party]) throws -> EventCodec.Encoded {
+            try EventCodec.encode(.commentAdded(CommentAdded(ticket: 1, comment: 2, author: .staff("anna"), text: "hi", isInternal: false,
+                                                             notify: notify, attachments: [], channel: nil, externalId: nil)))
+        }
+        func decoded(_ e: EventCodec.Encoded, _ cache: NotifyListCache?) throws -> [Party] {
+            let event = try e.payload.withUnsafeBytes { try EventCodec.decodeIfKnown(type: e.type, schemaVersion: e.schemaVersion, bytes: $0, lists: cache) }
+            guard case .commentAdded(let c)? = event else { Issue.record("not a comment"); return [] }
+            return c.notify
+        }
+        func address(_ l: [Party]) -> UInt { l.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) } }
+        let cache = NotifyListCache(capacity: 2)
+        let a: [Party] = [.staff("anna"), .contact("c1")], b: [Party] = [.staff("anna"), .contact("c2")], c: [Party] = [.contact("c3")]
+        let (ea, eb, ec) = (try comment(a), try comment(b), try comment(c))
+        let first = try decoded(ea, cache)
+        let second = try decoded(ea, cache), uncached = try decoded(ea, nil)
+        #expect(first == a && address(second) == address(first))
+        #expect(uncached == a && address(uncached) != address(first), "without a cache each is decoded")
+        let other = try decoded(eb, cache)
+        #expect(other == b && cache.count == 2)
+        let third = try decoded(ec, cache)
+        #expect(third == c && cache.count == 1, "full: started again")
+        let again = (try decoded(ea, cache), try decoded(ec, cache))
+        #expect(again.0 == a && again.1 == c)
+        // A list made (not decoded) finds the decoded one, and the other way round.
+        let both = NotifyListCache()
+        let fromEvent = try decoded(ea, both)
+        #expect(address(both.canonical(a)) == address(fromEvent))
+        let made = both.canonical(b)
+        #expect(address(try decoded(eb, both)) == address(made) && both.count == 2)
+    }
+
     @Test("the fold's in-place paths: evolve opens, thaws and changes a ticket; peek reads live and frozen ones")
     func tableInPlace() {
         var table = TicketTable()
