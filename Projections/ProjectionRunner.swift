@@ -106,8 +106,6 @@ public final class ProjectionRunner: Sendable {
         public var waitingForReads = 0.0
         /// Waiting for the previous batch's rows to be written.
         public var waitingForWrites = 0.0
-        /// Waiting for the projections after the first to fold the batch (on another thread).
-        public var waitingForOthers = 0.0
     }
     private let timings = Mutex(RebuildTimings())
     public var lastRebuildTimings: RebuildTimings { timings.withLock { $0 } }
@@ -227,23 +225,21 @@ public final class ProjectionRunner: Sendable {
         try await catchUp(together: chosen, progress: progress, batch: rebuildBatchSize)
     }
 
-    /// Reads the log in batches and folds every batch into each of `ps`. Several things overlap:
-    /// the next batch is read and decoded on another thread; the projections after the first fold
-    /// the batch on another thread while the first folds it in slices; and — when every projection
-    /// can hand over its changed rows (`takeFlush`) — the rows and checkpoints of a batch are written
-    /// while the next batch is folded. The reading and the writing run at a lower priority
-    /// (`BackgroundThread`): the first projection's fold is the critical path, and at equal priority
-    /// it waited for a core. Writes stay in order (each waits for the one before), so what is stored
-    /// is always rows and checkpoint of one point in the log for each projection. The first is
-    /// stored early, alone, when its rows pile up (`maxRowsPerFlush`); the others at the end of each
-    /// batch — so list the projection with most rows per event first (`DeskView`).
+    /// Reads the log in batches and folds every batch into each of `ps` (all at the same position).
+    /// Three things overlap: the next batch is read, decoded and prepared (`Projection.prepare`)
+    /// on another thread, and — when every projection can hand over its changed rows (`takeFlush`)
+    /// — the rows and checkpoints of a batch are written while the next batch is folded. The
+    /// reading and the writing run at a lower priority (`BackgroundThread`,
+    /// `EventStore.writeInBackground`): the fold is the critical path, and at equal priority it
+    /// waited for a core. Writes stay in order (each waits for the one before), so what is stored
+    /// is always rows and checkpoint of one batch.
     /// If anything fails the projections are reset, and the error is thrown.
     func catchUp(together ps: [any Projection], progress: (@Sendable (String, UInt64, UInt64) -> Void)?, batch batchSize: Int) async throws {
         guard let first = ps.first else { return }
         var t = RebuildTimings()
         defer { timings.withLock { $0 = t } }
-        // The next batch, its last sequence and what the first projection prepared of it.
-        var ahead: Task<([(event: DeskEvent, record: RecordedEvent)], UInt64, (any Sendable)?), any Error>?
+        // The next batch, its last sequence and what each projection prepared of it.
+        var ahead: Task<([(event: DeskEvent, record: RecordedEvent)], UInt64, [(any Sendable)?]), any Error>?
         // The last write of rows and checkpoint, and the one before it. Each write starts after the
         // one before has committed (so what is stored is always the rows and checkpoint of one
         // point in the log, and a failed write stops those after it); the fold goes on while the
@@ -251,8 +247,6 @@ public final class ProjectionRunner: Sendable {
         // more than the fold's.
         var writing: Task<Void, any Error>?
         var writingBefore: Task<Void, any Error>?
-        // The projections after the first, folding the current batch.
-        var othersFolding: Task<Void, Never>?
         // The batch folded last, freed by the task that reads the next one: its events were made
         // on that side, and freeing ~50,000 of them is work the folding side need not do.
         let spent = SpentBatch()
@@ -265,56 +259,40 @@ public final class ProjectionRunner: Sendable {
                 let head = store.committedHead
                 guard from <= head else { break }
                 let (batch, last): ([(event: DeskEvent, record: RecordedEvent)], UInt64)
-                let prepared: (any Sendable)?
+                let prepared: [(any Sendable)?]
                 var clock = monotonicNow()
                 if let pending = ahead {
                     (batch, last, prepared) = try await pending.value
                     ahead = nil
                 } else {
                     (batch, last) = try readBatch(from: from, head: head, limit: batchSize, lists: lists)
-                    prepared = first.prepare(batch[...], lists: lists)
+                    prepared = ps.map { $0.prepare(batch[...], lists: lists) }
                 }
                 t.waitingForReads += monotonicNow() - clock
-                // The others fold the whole batch on another thread meanwhile (started before the
-                // next batch's reading, which it would otherwise wait for), and are stored with the
-                // first at the batch's end.
-                let others = Array(ps.dropFirst())
-                othersFolding = others.isEmpty ? nil : Task.detached { [batch] in
-                    for p in others { p.apply(batch[...]) }
-                }
                 if last < head {
                     // On a thread of lower priority: the fold keeps its core (`BackgroundThread`).
                     ahead = Task { [self, spent] in
                         try await BackgroundThread.run {
                             spent.drop()
                             let (next, nextLast) = try self.readBatch(from: last + 1, head: head, limit: batchSize, lists: lists)
-                            return (next, nextLast, first.prepare(next[...], lists: lists))
+                            return (next, nextLast, ps.map { $0.prepare(next[...], lists: lists) })
                         }
                     }
                 }
-                // The first folds in slices, and is stored early when its rows pile up (then `upTo`
-                // is the last event folded, and the rest of the batch follows in the next round of
-                // this loop body, stored without the others).
+                // Fold in slices; store early when rows pile up (then `upTo` is the last event
+                // folded, and the rest of the batch follows in the next round of this loop body).
                 var done = 0
                 repeat {
                     var end = done
                     clock = monotonicNow()
                     repeat {
                         let next = min(end + foldSlice, batch.count)
-                        first.apply(batch[end..<next], prepared: prepared)
+                        for (p, prep) in zip(ps, prepared) { p.apply(batch[end..<next], prepared: prep) }
                         end = next
-                    } while end < batch.count && first.pendingRows <= maxRowsPerFlush
+                    } while end < batch.count && ps.allSatisfy({ $0.pendingRows <= maxRowsPerFlush })
                     let upTo = end == batch.count ? last : batch[end - 1].record.sequence
                     done = end
                     t.folding += monotonicNow() - clock
-                    clock = monotonicNow()
-                    // The whole batch is folded: the others are stored too.
-                    if done == batch.count, let folding = othersFolding {
-                        await folding.value
-                        othersFolding = nil
-                    }
-                    let storing = done == batch.count ? ps : [first]
-                    t.waitingForOthers += monotonicNow() - clock
                     clock = monotonicNow()
                     // At most two writes pending.
                     try await writingBefore?.value
@@ -324,10 +302,10 @@ public final class ProjectionRunner: Sendable {
                     // What was read of the file so far (the log, the rows it wrote over) need not stay
                     // resident: a rebuild reads each part of the log once.
                     store.releaseReadPages()
-                    let taken = storing.map { $0.takeFlush() }
+                    let taken = ps.map { $0.takeFlush() }
                     t.taking += monotonicNow() - clock
                     if taken.allSatisfy({ $0 != nil }) {
-                        let writers = taken.compactMap { $0 }, names = storing.map(\.name), store = self.store
+                        let writers = taken.compactMap { $0 }, names = ps.map(\.name), store = self.store
                         let previous = writing
                         writingBefore = previous
                         writing = Task {
@@ -344,16 +322,16 @@ public final class ProjectionRunner: Sendable {
                         try await writing?.value
                         (writing, writingBefore) = (nil, nil)
                         try await store.write { w in
-                            for (p, take) in zip(storing, taken) {
+                            for (p, take) in zip(ps, taken) {
                                 if let take { try take(w) } else { try p.flush(into: w) }
                                 try w.setCheckpoint("proj." + p.name, upTo)
                             }
                         }
-                        for (p, take) in zip(storing, taken) where take == nil { p.didFlush() }
+                        for (p, take) in zip(ps, taken) where take == nil { p.didFlush() }
                     }
-                    positions.withLock { for p in storing { $0[p.name] = upTo } }
+                    positions.withLock { for p in ps { $0[p.name] = upTo } }
                     signal.bump()
-                    for p in storing { progress?(p.name, upTo, head) }
+                    for p in ps { progress?(p.name, upTo, head) }
                 } while done < batch.count
                 spent.keep(batch)
             }
@@ -362,7 +340,6 @@ public final class ProjectionRunner: Sendable {
             t.waitingForWrites += monotonicNow() - clock
         } catch {
             // What is in memory may be ahead of what was stored and no longer marked dirty.
-            await othersFolding?.value
             try? await writing?.value
             for p in ps { p.reset() }
             positions.withLock { for p in ps { $0[p.name] = 0 } }

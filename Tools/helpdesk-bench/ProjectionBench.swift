@@ -56,7 +56,6 @@ struct RebuildBench: AsyncParsableCommand {
         report.add("rebuild_take_s", "folding side: taking the changed rows", times.taking, "s")
         report.add("rebuild_wait_read_s", "folding side: waiting for reads", times.waitingForReads, "s")
         report.add("rebuild_wait_write_s", "folding side: waiting for writes", times.waitingForWrites, "s")
-        report.add("rebuild_wait_others_s", "folding side: waiting for the other projections' fold", times.waitingForOthers, "s")
         report.add("rebuild_peak_rss_mb", "peak memory (resident, whole process run)", peakRSSMegabytes(), "MB")
         report.add("rebuild_peak_heap_mb", "peak anonymous memory during the rebuild (heap)", peaks.anonMB, "MB")
         report.add("rebuild_peak_mapped_mb", "peak file-backed resident memory during the rebuild (mapped log)", peaks.fileMB, "MB")
