@@ -211,33 +211,31 @@ public final class DeskView: Projection, @unchecked Sendable {
         }
     }
 
-    /// The tickets a batch opens, made on the thread that read it: `TicketState(opening:at:)`
-    /// needs nothing but the event, and making them (a participant set, a notify list, the first
-    /// comment) was a tenth of the fold. Their notify lists come from the batch's
-    /// `NotifyListCache`, so that the answers' lists, decoded through it, are the same arrays
-    /// (the pools find those by address). The fold puts them in place.
+    /// What the tickets a batch opens are made of, made on the thread that read it (it needs
+    /// nothing but the events): each one's participant set, shared by the tickets opened with the
+    /// same staff, and its first comment's notify list, taken from the batch's `NotifyListCache`
+    /// so that the answers' lists, decoded through it, are the same arrays (the pools find those
+    /// by address). The fold makes the ticket with them (`TicketState(opening:at:participants:notify:)`).
     final class PreparedOpenings: @unchecked Sendable {
-        /// Batch indexes of the `TicketOpened` events, ascending, and the tickets they open (each
-        /// taken once, by the fold of the slice holding it — one thread at a time).
+        /// Batch indexes of the `TicketOpened` events, ascending, and what they open with.
         let indexes: [Int]
-        private var tickets: [TicketState?]
+        let participants: [Set<StaffId>]
+        let notify: [[Party]]
 
-        init(_ batch: ArraySlice<(event: DeskEvent, record: RecordedEvent)>, lists: NotifyListCache?) {
-            var indexes: [Int] = [], tickets: [TicketState?] = []
+        init(_ batch: ArraySlice<(event: DeskEvent, record: RecordedEvent)>, lists: NotifyListCache) {
+            var indexes: [Int] = [], participants: [Set<StaffId>] = [], notify: [[Party]] = []
             var i = batch.startIndex
             batch.lendEach { event, _ in
-                if case .ticketOpened = event { indexes.append(i) }
+                if case .ticketOpened(let e) = event {
+                    indexes.append(i)
+                    participants.append(lists.participantSet(e.participants))
+                    notify.append(lists.canonical(TicketState.openingNotify(e)))
+                }
                 i += 1
             }
-            tickets.reserveCapacity(indexes.count)
-            for i in indexes {
-                guard case .ticketOpened(let e) = batch[i].event else { continue }
-                var t = TicketState(opening: e, at: batch[i].record.timestamp, participants: lists?.participantSet(e.participants))
-                if let lists { t.comments[0].notify = lists.canonical(t.comments[0].notify) }
-                tickets.append(consume t)
-            }
             self.indexes = indexes
-            self.tickets = tickets
+            self.participants = participants
+            self.notify = notify
         }
 
         /// The position in `indexes` of the first at or after batch index `i`.
@@ -249,17 +247,10 @@ public final class DeskView: Projection, @unchecked Sendable {
             }
             return lo
         }
-
-        /// The ticket opened at position `k` of `indexes`, moved out.
-        func take(_ k: Int) -> TicketState? {
-            var t: TicketState?
-            swap(&t, &tickets[k])
-            return t
-        }
     }
 
     public func prepare(_ batch: ArraySlice<(event: DeskEvent, record: RecordedEvent)>, lists: NotifyListCache?) -> (any Sendable)? {
-        PreparedOpenings(batch, lists: lists)
+        lists.map { PreparedOpenings(batch, lists: $0) }
     }
 
     public func apply(_ batch: ArraySlice<(event: DeskEvent, record: RecordedEvent)>, prepared: (any Sendable)?) {
@@ -270,8 +261,8 @@ public final class DeskView: Projection, @unchecked Sendable {
             var k = openings.first(atOrAfter: i)
             batch.lendEach { event, record in
                 var opened: TicketState?
-                if k < openings.indexes.count, openings.indexes[k] == i {
-                    opened = openings.take(k)
+                if k < openings.indexes.count, openings.indexes[k] == i, case .ticketOpened(let e) = event {
+                    opened = TicketState(opening: e, at: record.timestamp, participants: openings.participants[k], notify: openings.notify[k])
                     k += 1
                 }
                 fold(&event, &record, opened: &opened)

@@ -353,8 +353,9 @@ public struct DeskState: Sendable, Hashable {
 extension TicketState {
     /// The ticket `e` opens, as `DeskState.evolve` makes it (version 1): a function of the event
     /// alone, so a projection's rebuild can make it before the fold (`DeskView.prepare`).
-    /// `participants`: `Set(e.participants)`, when the caller has it already.
-    public init(opening e: TicketOpened, at: Date, participants: Set<StaffId>? = nil) {
+    /// `participants`, `notify`: `Set(e.participants)` and the first comment's notify list
+    /// (`openingNotify`), when the caller has them already.
+    public init(opening e: TicketOpened, at: Date, participants: Set<StaffId>? = nil, notify: [Party]? = nil) {
         self.init(number: e.ticket, channel: e.channel, subject: e.subject, contact: e.contact,
                   organisation: e.organisation, language: e.language, openedAt: at, premium: e.premium,
                   participants: participants ?? Set(e.participants))
@@ -364,12 +365,12 @@ extension TicketState {
         escalationDue = e.escalationDue
         origin = e.origin
         comments = [CommentState(number: 1, author: e.openedBy, text: e.body, isInternal: false,
-                                 notify: TicketState.openingNotify(e), attachments: e.attachments, at: at)]
+                                 notify: notify ?? TicketState.openingNotify(e), attachments: e.attachments, at: at)]
         version = 1
     }
 
     /// The opening message goes to the staff on the ticket and, for the record, to its author.
-    static func openingNotify(_ e: TicketOpened) -> [Party] {
+    public static func openingNotify(_ e: TicketOpened) -> [Party] {
         var out: [Party] = []
         out.reserveCapacity(e.participants.count + 2)  // (appending past `map`'s exact size reallocated)
         for s in e.participants.sorted() { out.append(.staff(s)) }
