@@ -472,18 +472,19 @@ public final class DeskView: Projection, @unchecked Sendable {
 
         static let format: UInt8 = 0xF2
 
-        /// The row of a frozen ticket (what the writer does).
-        static func write(_ frozen: FrozenTicket, lists: FrozenPools.Snapshot, activity: Activity?, into w: inout PositionalWriter) {
+        /// The row of a frozen ticket (what the writer does). `memo`: for the rows of one snapshot.
+        static func write(_ frozen: FrozenTicket, lists: FrozenPools.Snapshot, memo: inout RowListMemo, activity: Activity?,
+                          into w: inout PositionalWriter) {
             w.byte(format)
-            TicketState.writeRow(frozen, lists: lists, into: &w)
+            TicketState.writeRow(frozen, lists: lists, memo: &memo, into: &w)
             writeActivity(activity, into: &w)
         }
 
         /// The row of a ticket not in a table (tests).
         static func write(_ ticket: TicketState, activity: Activity?, into w: inout PositionalWriter) {
-            var pools = FrozenPools(), scratch: [UInt8] = []
+            var pools = FrozenPools(), scratch: [UInt8] = [], memo = RowListMemo()
             let frozen = ticket.frozen(pools: &pools, scratch: &scratch)
-            write(frozen, lists: pools.snapshot, activity: activity, into: &w)
+            write(frozen, lists: pools.snapshot, memo: &memo, activity: activity, into: &w)
         }
 
         static func writeActivity(_ activity: Activity?, into w: inout PositionalWriter) {
@@ -560,10 +561,11 @@ public final class DeskView: Projection, @unchecked Sendable {
 
         func write(into w: any LogWriter) throws {
             var bytes = PositionalWriter()
+            var memo = RowListMemo()  // (the rows share one snapshot, `lists`)
             for (i, (n, frozen, activity)) in tickets.enumerated() {
                 // (A number below 1 — never handed out, but an event could carry one — keys by its bits.)
                 try w.put(DeskView.key(.ticket, DeskView.be(UInt64(bitPattern: Int64(n)))), in: DeskView.db, buffer: &bytes) {
-                    TicketRow.write(frozen, lists: lists!, activity: activity, into: &$0)
+                    TicketRow.write(frozen, lists: lists!, memo: &memo, activity: activity, into: &$0)
                 }
                 // Each row replaced reads the old one's pages through the map: a rebuild's batch
                 // rewrites tens of thousands, which need not stay resident.

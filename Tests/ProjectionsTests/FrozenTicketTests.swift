@@ -130,11 +130,16 @@ struct FrozenTicketTests {
         }
         // Decoded again after all the others were frozen (the pools only grew), and as rows made
         // from the frozen bytes with the lists they refer to.
+        // One memo for every row of the snapshot, as a flush writes them: the same bytes as a row
+        // written alone.
         let snapshot = pools.snapshot
+        var memo = RowListMemo()
         for (t, f) in frozen {
             #expect(TicketState(frozen: f, pools: pools) == t)
-            var w = PositionalWriter()
-            DeskView.TicketRow.write(f, lists: snapshot, activity: nil, into: &w)
+            var w = PositionalWriter(), alone = PositionalWriter(), fresh = RowListMemo()
+            DeskView.TicketRow.write(f, lists: snapshot, memo: &memo, activity: nil, into: &w)
+            DeskView.TicketRow.write(f, lists: snapshot, memo: &fresh, activity: nil, into: &alone)
+            #expect(w.bytes == alone.bytes)
             let row = try? w.bytes.withUnsafeBytes { try DeskView.TicketRow($0) }
             #expect(row?.ticket == t && row?.activity == nil)
         }
