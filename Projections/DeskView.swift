@@ -295,9 +295,10 @@ public final class DeskView: Projection, @unchecked Sendable {
         default: false
         }
         let facetsBefore = refacets ? ticket.flatMap { tickets.peek($0, Facets.init) } : nil
-        // Only these change what `OpenFacts` holds (`TicketState.apply`: status, responsible, spam,
-        // merged; the first answer ends the reaction due time; the rest is set at opening). The
-        // view followed live, rebuilt and loaded (which indexes every ticket) are compared by a test.
+        // Only these change what `OpenFacts` holds besides the activity (`TicketState.apply`: status,
+        // responsible, spam, merged; the first answer ends the reaction due time; the rest is set
+        // at opening). The view followed live, rebuilt and loaded (which indexes every ticket) are
+        // compared by a test.
         let refacts = switch event {
         case .ticketOpened, .ticketAccepted, .ticketReassigned, .statusChanged, .markedAsSpam, .ticketMerged: true
         case .commentAdded: ticket.flatMap { tickets.peek($0) { $0.firstResponseAt == nil } } ?? false
@@ -341,6 +342,8 @@ public final class DeskView: Projection, @unchecked Sendable {
                 // (The record's type is the event's: `DeskEvent.payloadTypes[event.kindIndex].type`.)
                 activity.set(n, sequence: record.sequence, at: at, event: event, actor: record.metadata.actor)
                 feed.append((record.sequence, n))
+                // Its activity only, when nothing else in its open facts can have changed.
+                if !refacts { openFacts[n]?.activity = record.sequence }
             }
             dirtyTickets.insert(n)
             if refacts { indexOpen(n) }
@@ -417,6 +420,9 @@ public final class DeskView: Projection, @unchecked Sendable {
         var overdueAfter: Date?
         /// Position of the status in alphabetical order of the raw values (the queues' status sort).
         var statusRank: UInt8
+        /// The ticket's last activity (its sequence): kept here, not looked up, for the queues and
+        /// the unaccepted scan, which read it for every open ticket.
+        var activity: UInt64
 
         func overdue(_ now: Date) -> Bool { overdueAfter.map { now > $0 } ?? false }
 
@@ -443,12 +449,13 @@ public final class DeskView: Projection, @unchecked Sendable {
     }
 
     /// Sets ticket `n`'s open facts from the ticket as it is now. (Only after the events that can
-    /// change them: `fold`'s `refacts`.)
+    /// change more than their activity: `fold`'s `refacts`.)
     func indexOpen(_ n: TicketNumber) {
+        let activity = activity.sequence(n) ?? 0
         let facts = tickets.peek(n) { (t: borrowing TicketState) -> OpenFacts? in
             guard t.status.isOpen, !t.spam, t.mergedInto == nil else { return nil }
             return OpenFacts(premium: t.premium, unaccepted: t.responsible == nil, status: t.status, overdueAfter: Self.overdueAfter(t),
-                             statusRank: OpenFacts.rank(of: t.status))
+                             statusRank: OpenFacts.rank(of: t.status), activity: activity)
         }
         openFacts[n] = facts ?? nil
     }

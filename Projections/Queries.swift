@@ -258,8 +258,8 @@ extension DeskView {
             // feed (a dense one finds its page near the top of the feed anyway): the candidates'
             // latest activity, newest first, then the same checks as the walk.
             /// An open ticket "unaccepted" may show, by its small facts.
-            func unacceptedCandidate(_ n: TicketNumber, _ f: OpenFacts) -> Bool {
-                f.unaccepted && (filter.status.map { $0 == f.status } ?? true) && (before.map { v.activity.sequence(n) ?? 0 < $0 } ?? true)
+            func unacceptedCandidate(_ f: OpenFacts) -> Bool {
+                f.unaccepted && (filter.status.map { $0 == f.status } ?? true) && (before.map { f.activity < $0 } ?? true)
             }
             var order: [(UInt64, TicketNumber)]?
             var cutOff = false, unacceptedCandidates = false
@@ -276,8 +276,8 @@ extension DeskView {
                     // Open tickets' small facts are cheap to scan whatever their number; only the
                     // newest few candidates are kept (all of them again if those do not fill the page).
                     var top = TopK(max(limit, 1) * 4)
-                    for (n, f) in v.openFacts where unacceptedCandidate(n, f) {
-                        top.offer(v.activity.sequence(n) ?? 0, n)
+                    for (n, f) in v.openFacts where unacceptedCandidate(f) {
+                        top.offer(f.activity, n)
                         if top.offered > top.limit { cutOff = true }
                     }
                     order = top.newestFirstPairs
@@ -318,7 +318,7 @@ extension DeskView {
             var (out, premium, full) = walk(order)
             if cutOff, !full {
                 // The newest candidates did not fill the page: every candidate, in order.
-                let all = v.openFacts.compactMap { n, f in unacceptedCandidate(n, f) ? (v.activity.sequence(n) ?? 0, n) : nil }.sorted { $0.0 > $1.0 }
+                let all = v.openFacts.compactMap { n, f in unacceptedCandidate(f) ? (f.activity, n) : nil }.sorted { $0.0 > $1.0 }
                 (out, premium, full) = walk(all)
             }
             return FeedPage(items: Array((premium + out).prefix(limit)), generation: v.changes, freshUntil: freshUntil)
@@ -349,7 +349,7 @@ extension DeskView {
                 // Larger keys come first: newest number; latest activity; status A→Z, then newest.
                 let key: UInt64 = switch sort {
                 case .number: UInt64(n)
-                case .activity: v.activity.sequence(n) ?? 0
+                case .activity: f.activity
                 case .status: UInt64(255 - f.statusRank) << 48 | UInt64(n)
                 }
                 if f.premium { queues[0].count += 1; tops[0].offer(key, n) } else { queues[1].count += 1; tops[1].offer(key, n) }
