@@ -315,23 +315,23 @@ public final class LMDBEventStore: EventStore, @unchecked Sendable {
         thread.start()
     }
 
+    /// Waits for requests in `queue` and takes up to `limit` of them; nil once the store is closing
+    /// and none are left.
+    private func take(from queue: ReferenceWritableKeyPath<LMDBEventStore, [WriteRequest]>, limit: Int) -> [WriteRequest]? {
+        queueCondition.lock()
+        defer { queueCondition.unlock() }
+        while self[keyPath: queue].isEmpty && !stopping { queueCondition.wait() }
+        if self[keyPath: queue].isEmpty { return nil }
+        if self[keyPath: queue].count <= limit {
+            defer { self[keyPath: queue] = [] }
+            return self[keyPath: queue]
+        }
+        defer { self[keyPath: queue].removeFirst(limit) }
+        return Array(self[keyPath: queue].prefix(limit))
+    }
+
     private func writerLoop() {
-        while true {
-            queueCondition.lock()
-            while queue.isEmpty && !stopping { queueCondition.wait() }
-            if queue.isEmpty && stopping {
-                queueCondition.unlock()
-                break
-            }
-            let batch: [WriteRequest]
-            if queue.count <= options.maxBatchRequests {
-                batch = queue
-                queue = []
-            } else {
-                batch = Array(queue.prefix(options.maxBatchRequests))
-                queue.removeFirst(options.maxBatchRequests)
-            }
-            queueCondition.unlock()
+        while let batch = take(from: \.queue, limit: options.maxBatchRequests) {
             transactionLock.withLock { runBatch(batch) }
         }
         // The background writer's last answers go through the syncer too.
@@ -344,20 +344,12 @@ public final class LMDBEventStore: EventStore, @unchecked Sendable {
     }
 
     /// The background writer: `writeInBackground`'s requests one at a time (each is a large
-    /// transaction of its own), at a lower priority (`BackgroundThread`). When closing, the writer thread waits for it
-    /// before it stops the syncer, which answers its requests too.
+    /// transaction of its own), at a lower priority (`BackgroundThread`). When closing, the writer
+    /// thread waits for it before it stops the syncer, which answers its requests too.
     private func backgroundLoop() {
         BackgroundThread.lowerCurrentPriority()
-        while true {
-            queueCondition.lock()
-            while backgroundQueue.isEmpty && !stopping { queueCondition.wait() }
-            if backgroundQueue.isEmpty && stopping {
-                queueCondition.unlock()
-                break
-            }
-            let request = backgroundQueue.removeFirst()
-            queueCondition.unlock()
-            transactionLock.withLock { runBatch([request]) }
+        while let one = take(from: \.backgroundQueue, limit: 1) {
+            transactionLock.withLock { runBatch(one) }
         }
         backgroundDone.signal()
     }

@@ -424,30 +424,24 @@ extension TicketState {
             var r = PositionalReader(base)
             return try referencedIds(&r)
         }
+        /// Each id, then what it stands for: its bytes from `written` or, the first time, made by `write`.
+        func table(_ ids: [UInt32], _ written: inout [UInt32: [UInt8]], _ write: (UInt32, inout PositionalWriter) -> Void) {
+            w.uint(UInt64(ids.count))
+            for id in ids {
+                w.uint(UInt64(id))
+                if let known = written[id] {
+                    w.bytes.append(contentsOf: known)
+                } else {
+                    let start = w.bytes.count
+                    write(id, &w)
+                    written[id] = Array(w.bytes[start...])
+                }
+            }
+        }
         w.uint(UInt64(frozen.bytes.count))
         w.bytes.append(contentsOf: frozen.bytes)
-        w.uint(UInt64(sets.count))
-        for id in sets {
-            w.uint(UInt64(id))
-            if let known = memo.sets[id] {
-                w.bytes.append(contentsOf: known)
-            } else {
-                let start = w.bytes.count
-                w.set(snapshot.staffSets[Int(id)])
-                memo.sets[id] = Array(w.bytes[start...])
-            }
-        }
-        w.uint(UInt64(lists.count))
-        for id in lists {
-            w.uint(UInt64(id))
-            if let known = memo.lists[id] {
-                w.bytes.append(contentsOf: known)
-            } else {
-                let start = w.bytes.count
-                w.list(snapshot.notifyLists[Int(id)])
-                memo.lists[id] = Array(w.bytes[start...])
-            }
-        }
+        table(sets, &memo.sets) { id, w in w.set(snapshot.staffSets[Int(id)]) }
+        table(lists, &memo.lists) { id, w in w.list(snapshot.notifyLists[Int(id)]) }
     }
 
     /// Reads a row written by `writeRow(_:lists:into:)`; throws on bytes that are not one.

@@ -352,9 +352,9 @@ public struct DeskState: Sendable, Hashable {
 
 extension TicketState {
     /// The ticket `e` opens, as `DeskState.evolve` makes it (version 1): a function of the event
-    /// alone, so a projection's rebuild can make it before the fold (`DeskView.prepare`).
-    /// `participants`, `notify`: `Set(e.participants)` and the first comment's notify list
-    /// (`openingNotify`), when the caller has them already.
+    /// alone. `participants`, `notify`: `Set(e.participants)` and the first comment's notify list
+    /// (`openingNotify`), when the caller made them already (a rebuild makes them on the thread
+    /// that reads the log, shared between tickets: `DeskView.PreparedOpenings`).
     public init(opening e: TicketOpened, at: Date, participants: Set<StaffId>? = nil, notify: [Party]? = nil) {
         self.init(number: e.ticket, channel: e.channel, subject: e.subject, contact: e.contact,
                   organisation: e.organisation, language: e.language, openedAt: at, premium: e.premium,
