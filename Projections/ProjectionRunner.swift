@@ -265,8 +265,7 @@ public final class ProjectionRunner: Sendable {
                     (batch, last, prepared) = try await pending.value
                     ahead = nil
                 } else {
-                    (batch, last) = try readBatch(from: from, head: head, limit: batchSize, lists: lists)
-                    prepared = ps.map { $0.prepare(batch[...], lists: lists) }
+                    (batch, last, prepared) = try readPrepared(ps, from: from, head: head, limit: batchSize, lists: lists)
                 }
                 t.waitingForReads += monotonicNow() - clock
                 if last < head {
@@ -274,8 +273,7 @@ public final class ProjectionRunner: Sendable {
                     ahead = Task { [self, spent] in
                         try await BackgroundThread.run {
                             spent.drop()
-                            let (next, nextLast) = try self.readBatch(from: last + 1, head: head, limit: batchSize, lists: lists)
-                            return (next, nextLast, ps.map { $0.prepare(next[...], lists: lists) })
+                            return try self.readPrepared(ps, from: last + 1, head: head, limit: batchSize, lists: lists)
                         }
                     }
                 }
@@ -345,6 +343,13 @@ public final class ProjectionRunner: Sendable {
             positions.withLock { for p in ps { $0[p.name] = 0 } }
             throw error
         }
+    }
+
+    /// `readBatch`, and what each of `ps` prepares of the batch (`Projection.prepare`).
+    func readPrepared(_ ps: [any Projection], from: UInt64, head: UInt64, limit: Int, lists: NotifyListCache)
+        throws -> ([(event: DeskEvent, record: RecordedEvent)], UInt64, [(any Sendable)?]) {
+        let (batch, last) = try readBatch(from: from, head: head, limit: limit, lists: lists)
+        return (batch, last, ps.map { $0.prepare(batch[...], lists: lists) })
     }
 
     /// The decoded desk events from `from` up to `head`, at most `limit` records; and the last
